@@ -1,0 +1,278 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/stream"
+
+	"github.com/mfa-audit/mfa-audit/genauth"
+)
+
+// MFAClient asks the API for one subject's MFA state. *genauth.Client is
+// one; it must be safe for concurrent use, bound its own requests in flight,
+// and retry what can be retried. A *genauth.Error classifies failures.
+type MFAClient interface {
+	GetUserMFAInfo(ctx context.Context, idType, userID string) (genauth.MFAInfo, error)
+}
+
+// Options configure Run.
+type Options struct {
+	Client        MFAClient
+	Policy        Policy // default PolicyAny
+	DefaultIDType string // for subjects without one; default "user_id"
+	// Window is how many subjects may be in the pipeline at once, between
+	// the source and the sinks (asked, waiting in backoff, or answered but
+	// held back to keep input order). It bounds memory and how far the
+	// source is read ahead. Default 256. The API concurrency is the
+	// Client's own, smaller, limit.
+	Window int
+	// Prior, when set, supplies final results of an earlier attempt of the
+	// same run; those subjects are not asked again.
+	Prior    Prior
+	Progress *Progress // optional live counters for a progress display
+	Logger   *slog.Logger
+	Now      func() time.Time // default time.Now
+}
+
+// Progress are live counters a progress display may read while Run works.
+type Progress struct {
+	RowsRead atomic.Int64 // rows taken from the source
+	Done     atomic.Int64 // results written to the sinks
+	Unknown  atomic.Int64 // results with OutcomeError
+	Resumed  atomic.Int64 // results taken from Prior
+}
+
+// ErrCredentials is wrapped by Run's error when the API refused the
+// credentials mid-run.
+var ErrCredentials = errors.New("the API refused the credentials")
+
+// Run streams subjects from src through the API into sinks and returns
+// the summary.
+//
+// Subjects are normalized, filtered to run.Shard, de-duplicated by
+// (id_type, user_id), and asked concurrently; results reach every sink in
+// input order from one goroutine. Run stops asking when ctx is cancelled,
+// when a sink fails, when the source fails or when the credentials are
+// refused; it still writes every result already answered and closes every
+// sink with a summary whose Complete is false and Incomplete says why. The
+// returned error is nil for a complete run, and otherwise names the cause
+// (ctx.Err(), the source's error, the sink's error, ErrCredentials).
+func Run(ctx context.Context, src Source, sinks []Sink, run RunInfo, opt Options) (Summary, error) {
+	if opt.Policy == "" {
+		opt.Policy = PolicyAny
+	}
+	if opt.DefaultIDType == "" {
+		opt.DefaultIDType = "user_id"
+	}
+	if opt.Window <= 0 {
+		opt.Window = 256
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Progress == nil {
+		opt.Progress = &Progress{}
+	}
+	run.AttrNames = src.AttrNames()
+	run.Policy = opt.Policy
+	if run.Source == "" {
+		run.Source = src.Describe()
+	}
+	r := &runner{opt: opt, sinks: sinks, sum: Summary{Run: run}, failed: make([]bool, len(sinks))}
+	r.open(ctx)
+	if r.stop == nil {
+		r.askAll(ctx, src)
+	}
+	return r.close(ctx)
+}
+
+// runner is the state of one Run. Fields below mu-free comment are touched
+// only by the goroutine running callbacks (and by Run before and after).
+type runner struct {
+	opt    Options
+	sinks  []Sink
+	failed []bool // sink i failed; no more writes to it
+
+	sum  Summary
+	stop error // first reason to stop asking; nil while all is well
+	// stopped is set (from callbacks) when asking must end early.
+	stopped atomic.Bool
+}
+
+func (r *runner) open(ctx context.Context) {
+	for i, s := range r.sinks {
+		if err := s.Open(ctx, r.sum.Run); err != nil {
+			r.failed[i] = true
+			r.fail(fmt.Errorf("opening output: %w", err))
+		}
+	}
+}
+
+// fail records the first reason to stop.
+func (r *runner) fail(err error) {
+	if r.stop == nil {
+		r.stop = err
+	}
+	r.stopped.Store(true)
+}
+
+// askAll reads the source and asks for every new subject through a stream
+// whose callbacks run in submission order on one goroutine.
+func (r *runner) askAll(ctx context.Context, src Source) {
+	askCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := stream.New().WithMaxGoroutines(r.opt.Window)
+	seen := newSeen()
+	var srcErr error
+	for !r.stopped.Load() && askCtx.Err() == nil {
+		subj, err := src.Next(askCtx)
+		if errors.Is(err, EOF) {
+			break
+		}
+		if err != nil {
+			if askCtx.Err() == nil {
+				srcErr = fmt.Errorf("reading %s: %w", src.Describe(), err)
+			}
+			break
+		}
+		r.opt.Progress.RowsRead.Add(1)
+		r.sum.RowsRead++ // only this goroutine touches RowsRead, OtherShard, Duplicates while asking
+		subj.Normalize(r.opt.DefaultIDType)
+		k := subj.Key()
+		if !r.sum.Run.Shard.Owns(k) {
+			r.sum.OtherShard++
+			continue
+		}
+		if !seen.add(k) {
+			r.sum.Duplicates++
+			continue
+		}
+		st.Go(func() stream.Callback {
+			res, err := r.ask(askCtx, subj)
+			return func() { r.deliver(res, err, cancel) }
+		})
+	}
+	// Collect the answers already asked for; stop asking if the reason to
+	// stop is ours (ctx) or a callback's.
+	st.Wait()
+	if srcErr != nil {
+		r.fail(srcErr)
+	}
+	if err := ctx.Err(); err != nil {
+		r.fail(fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+	}
+}
+
+// ask produces the result of one new subject. It runs on a worker.
+func (r *runner) ask(ctx context.Context, s Subject) (Result, error) {
+	res := Result{UserID: s.UserID, IDType: s.IDType, Attrs: s.Attrs, Line: s.Line}
+	if s.Invalid != "" {
+		res.Outcome, res.Error, res.CheckedAt = OutcomeInvalid, s.Invalid, r.opt.Now()
+		res.Classify(r.opt.Policy)
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	if r.opt.Prior != nil {
+		prior, found, err := r.opt.Prior.Lookup(ctx, s)
+		if err != nil {
+			return res, fmt.Errorf("looking up the earlier attempt of %s %q: %w", s.IDType, s.UserID, err)
+		}
+		if found {
+			prior.Resumed = true
+			prior.Attrs, prior.Line = s.Attrs, s.Line
+			prior.Classify(r.opt.Policy)
+			return prior, nil
+		}
+	}
+	info, err := r.opt.Client.GetUserMFAInfo(ctx, s.IDType, s.UserID)
+	res.CheckedAt = r.opt.Now()
+	if err == nil {
+		res.Outcome = OutcomeOK
+		res.TOTP, res.Face, res.SMS, res.Email = info.TOTP, info.Face, info.SMS, info.Email
+		res.RequestID, res.Attempts = info.RequestID, info.Attempts
+		res.Classify(r.opt.Policy)
+		return res, nil
+	}
+	if ctx.Err() != nil {
+		return res, ctx.Err() // not answered: dropped, the run is incomplete
+	}
+	res.Outcome, res.Error = OutcomeError, err.Error()
+	if ge, ok := errors.AsType[*genauth.Error](err); ok {
+		res.APICode, res.RequestID, res.Attempts = ge.APICode, ge.RequestID, ge.Attempts
+		switch ge.Class {
+		case genauth.ClassNotFound:
+			res.Outcome = OutcomeNotFound
+		case genauth.ClassInvalid:
+			res.Outcome = OutcomeInvalid
+		case genauth.ClassAuth:
+			return res, fmt.Errorf("%w: %v", ErrCredentials, err)
+		}
+	}
+	res.Classify(r.opt.Policy)
+	return res, nil
+}
+
+// deliver runs on the callback goroutine, in input order: it writes the
+// result to every sink that has not failed and counts it. A result that
+// came with an error was not answered; the error stops the run.
+func (r *runner) deliver(res Result, err error, cancel context.CancelFunc) {
+	if err != nil {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			r.fail(err)
+			cancel()
+		}
+		return
+	}
+	for i, s := range r.sinks {
+		if r.failed[i] {
+			continue
+		}
+		if werr := s.Write(context.WithoutCancel(context.Background()), res); werr != nil {
+			r.failed[i] = true
+			r.fail(fmt.Errorf("writing output: %w", werr))
+			cancel()
+		}
+	}
+	r.sum.Add(&res)
+	r.opt.Progress.Done.Add(1)
+	if res.Outcome == OutcomeError {
+		r.opt.Progress.Unknown.Add(1)
+	}
+	if res.Resumed {
+		r.sum.Resumed++
+		r.opt.Progress.Resumed.Add(1)
+	}
+}
+
+// close finishes the summary and closes every sink with it.
+func (r *runner) close(ctx context.Context) (Summary, error) {
+	r.sum.FinishedAt = r.opt.Now()
+	r.sum.Complete = r.stop == nil
+	if r.stop != nil {
+		r.sum.Incomplete = r.stop.Error()
+	}
+	// Closing must happen even when ctx is cancelled: that is how the
+	// answered results reach the files.
+	cctx := context.WithoutCancel(ctx)
+	err := r.stop
+	for i, s := range r.sinks {
+		if cerr := s.Close(cctx, r.sum); cerr != nil && !r.failed[i] {
+			err = errors.Join(err, fmt.Errorf("closing output: %w", cerr))
+		}
+	}
+	if err != nil && r.stop == nil {
+		r.sum.Complete = false
+		r.sum.Incomplete = err.Error()
+	}
+	return r.sum, err
+}

@@ -1,0 +1,79 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// StoredCounts is implemented by result sources that know the stored
+// run's counts that results alone cannot tell.
+type StoredCounts interface {
+	// Counts returns rows read, duplicate rows, rows left to other shards
+	// and when the run finished (zero if it did not).
+	Counts() (rowsRead, duplicates, otherShard int64, finishedAt time.Time)
+}
+
+// Replay renders stored results into sinks without calling the API (`audit
+// report`): every result is re-classified under policy (the stored run's
+// policy when it names one), written in the stored order, and summed into
+// the summary the sinks are closed with. The summary is complete only when
+// the stored run was and every result was read.
+func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy) (Summary, error) {
+	run := rs.Run()
+	if run.Policy != "" {
+		policy = run.Policy
+	}
+	if policy == "" {
+		policy = PolicyAny
+	}
+	run.Policy = policy
+	r := &runner{opt: Options{Policy: policy, Now: time.Now, Progress: &Progress{}}, sinks: sinks,
+		sum: Summary{Run: run}, failed: make([]bool, len(sinks))}
+	r.open(ctx)
+	var n int64
+	for r.stop == nil {
+		if err := ctx.Err(); err != nil {
+			r.fail(fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+			break
+		}
+		res, err := rs.Next(ctx)
+		if errors.Is(err, EOF) {
+			break
+		}
+		if err != nil {
+			r.fail(fmt.Errorf("reading stored results: %w", err))
+			break
+		}
+		n++
+		if res.CheckedAt.After(r.sum.FinishedAt) {
+			r.sum.FinishedAt = res.CheckedAt
+		}
+		res.Classify(policy)
+		r.deliver(res, nil, func() {})
+	}
+	r.sum.RowsRead = n
+	if sc, ok := rs.(StoredCounts); ok {
+		rows, dups, other, fin := sc.Counts()
+		r.sum.RowsRead, r.sum.Duplicates, r.sum.OtherShard = max(rows, n), dups, other
+		if !fin.IsZero() {
+			r.sum.FinishedAt = fin
+		}
+	}
+	if complete, why := rs.Stored(); !complete {
+		if why == "" {
+			why = "the stored run is not complete"
+		}
+		r.fail(errors.New(why))
+	}
+	// close() stamps FinishedAt with the clock; keep the stored time.
+	fin := r.sum.FinishedAt
+	r.opt.Now = func() time.Time {
+		if fin.IsZero() {
+			return time.Now()
+		}
+		return fin
+	}
+	return r.close(ctx)
+}

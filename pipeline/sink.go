@@ -1,0 +1,36 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+)
+
+// RunInfo describes a run to the sinks before the first result.
+type RunInfo struct {
+	RunID     string
+	StartedAt time.Time
+	Source    string // Source.Describe()
+	Host      string // GenAuth host
+	Hostname  string // machine the job ran on
+	Version   string // tool version
+	Policy    Policy
+	GroupBy   string
+	Shard     Shard
+	AttrNames []string // attribute columns in source order
+	// Config is the effective configuration without secrets, variable name
+	// to value, for the Run sheet and the runs row.
+	Config map[string]string
+}
+
+// Sink consumes results as they stream and the final summary.
+//
+// The pipeline calls Open once, then Write for every result in input order,
+// then Close once with the final summary, all from one goroutine, so a sink
+// needs no locking. Close is called even after a failed Write or an
+// interrupted run (Summary.Complete is false then) and must flush whatever
+// was written and mark it incomplete. An error from Write stops the run.
+type Sink interface {
+	Open(ctx context.Context, run RunInfo) error
+	Write(ctx context.Context, r Result) error
+	Close(ctx context.Context, s Summary) error
+}

@@ -1,0 +1,210 @@
+package pipeline
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// MaxGroups bounds the group-by breakdown; further values are counted under
+// OtherGroup so that a unique attribute cannot make memory grow per subject.
+const MaxGroups = 10000
+
+// OtherGroup collects subjects past MaxGroups distinct group values;
+// NoGroup those without the attribute.
+const (
+	OtherGroup = "(other)"
+	NoGroup    = "(none)"
+)
+
+// Counts are the outcome and MFA tallies of a set of subjects.
+type Counts struct {
+	Unique       int64 `json:"unique"`
+	OK           int64 `json:"ok"`
+	NotFound     int64 `json:"not_found"`
+	Invalid      int64 `json:"invalid"`
+	Error        int64 `json:"error"`
+	Compliant    int64 `json:"compliant"`
+	NonCompliant int64 `json:"non_compliant"`
+	Strong       int64 `json:"strong"`
+	Weak         int64 `json:"weak"`
+	None         int64 `json:"none"`
+	// Factor counts subjects with each factor bound, keyed by Factors.
+	TOTP  int64 `json:"totp"`
+	Face  int64 `json:"face"`
+	SMS   int64 `json:"sms"`
+	Email int64 `json:"email"`
+}
+
+// Add counts one result.
+func (c *Counts) Add(r *Result) {
+	c.Unique++
+	switch r.Outcome {
+	case OutcomeOK:
+		c.OK++
+	case OutcomeNotFound:
+		c.NotFound++
+	case OutcomeInvalid:
+		c.Invalid++
+	default:
+		c.Error++
+	}
+	if r.Compliant != nil {
+		if *r.Compliant {
+			c.Compliant++
+		} else {
+			c.NonCompliant++
+		}
+	}
+	switch r.MFA {
+	case MFAStrong:
+		c.Strong++
+	case MFAWeak:
+		c.Weak++
+	case MFANone:
+		c.None++
+	}
+	on := func(b *bool) int64 {
+		if b != nil && *b {
+			return 1
+		}
+		return 0
+	}
+	c.TOTP += on(r.TOTP)
+	c.Face += on(r.Face)
+	c.SMS += on(r.SMS)
+	c.Email += on(r.Email)
+}
+
+// FactorCount returns the number of subjects with factor f bound.
+func (c Counts) FactorCount(f string) int64 {
+	switch f {
+	case "totp":
+		return c.TOTP
+	case "face":
+		return c.Face
+	case "sms":
+		return c.SMS
+	case "email":
+		return c.Email
+	}
+	return 0
+}
+
+// Coverage is compliant / ok, in [0,1]; 0 when nothing was answered.
+func (c Counts) Coverage() float64 { return ratio(c.Compliant, c.OK) }
+
+// Completeness is ok / (unique - not_found - invalid): the share of
+// auditable subjects whose state is known. 1 when there is nothing to audit.
+func (c Counts) Completeness() float64 {
+	d := c.Unique - c.NotFound - c.Invalid
+	if d <= 0 {
+		return 1
+	}
+	return ratio(c.OK, d)
+}
+
+// Share returns n / ok (the share of answered subjects), for factor and
+// strength shares.
+func (c Counts) Share(n int64) float64 { return ratio(n, c.OK) }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Group is one row of the group-by breakdown.
+type Group struct {
+	Name string `json:"name"`
+	Counts
+}
+
+// Summary is the running and final aggregation of a run (SPEC section 6).
+type Summary struct {
+	Run RunInfo
+	Counts
+	RowsRead   int64 // rows the source yielded, duplicates and other shards included
+	Duplicates int64 // rows whose subject had been seen before
+	OtherShard int64 // rows left to other shards
+	Resumed    int64 // results taken from an earlier attempt of the same run
+	FinishedAt time.Time
+	// Complete is true when every row was read and every subject written.
+	Complete bool
+	// Incomplete says in words why the run is not complete ("" when it is).
+	Incomplete string
+
+	groups map[string]*Counts
+}
+
+// Add counts one result into the totals and its group.
+func (s *Summary) Add(r *Result) {
+	s.Counts.Add(r)
+	if s.Run.GroupBy == "" {
+		return
+	}
+	name, ok := r.Attrs.Get(s.Run.GroupBy)
+	if !ok || name == "" {
+		name = NoGroup
+	}
+	if s.groups == nil {
+		s.groups = map[string]*Counts{}
+	}
+	g := s.groups[name]
+	if g == nil {
+		if len(s.groups) >= MaxGroups {
+			name = OtherGroup
+			g = s.groups[name]
+		}
+		if g == nil {
+			g = &Counts{}
+			s.groups[name] = g
+		}
+	}
+	g.Add(r)
+}
+
+// Groups returns the breakdown by Run.GroupBy, worst coverage first (ties:
+// larger group first, then by name). Nil when no group-by is set.
+func (s *Summary) Groups() []Group {
+	if len(s.groups) == 0 {
+		return nil
+	}
+	out := make([]Group, 0, len(s.groups))
+	for name, c := range s.groups {
+		out = append(out, Group{Name: name, Counts: *c})
+	}
+	slices.SortFunc(out, func(a, b Group) int {
+		return cmp.Or(
+			cmp.Compare(a.Coverage(), b.Coverage()),
+			cmp.Compare(b.Unique, a.Unique),
+			cmp.Compare(a.Name, b.Name),
+		)
+	})
+	return out
+}
+
+// Unknown is the number of subjects whose MFA state is not known.
+func (s *Summary) Unknown() int64 { return s.Error }
+
+// Final reports whether the figures are final: the run is complete and no
+// subject's state is unknown.
+func (s *Summary) Final() bool { return s.Complete && s.Error == 0 }
+
+// Caveat says in words why the figures are not final, for the top of every
+// report; "" when they are.
+func (s *Summary) Caveat() string {
+	switch {
+	case !s.Complete:
+		reason := s.Incomplete
+		if reason == "" {
+			reason = "the run did not finish"
+		}
+		return "INCOMPLETE RUN: " + reason + ". Coverage is not final."
+	case s.Error > 0:
+		return fmt.Sprintf("%d subject(s) could not be checked (MFA state unknown). Coverage is not final.", s.Error)
+	}
+	return ""
+}
