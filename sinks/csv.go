@@ -1,0 +1,105 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+)
+
+// CSV writes one row per result in the flat layout of ResultColumns (the
+// fields of SPEC section 5, attributes as attr.<name> columns), for people:
+// every text cell is protected against formula injection (SafeCell) and,
+// with Options.MaskPII, e-mail addresses and phone numbers are masked.
+//
+// The file is written under a temporary name and moved into place by Close;
+// an incomplete run also leaves PATH.incomplete saying why.
+type CSV struct {
+	path string
+	opt  Options
+
+	f    *atomicFile
+	w    *csv.Writer
+	cols []Column
+	attr []string
+	row  []string
+}
+
+var _ pipeline.Sink = (*CSV)(nil)
+
+// NewCSV returns a CSV sink writing to path, after checking that its
+// directory can be written (a configuration error otherwise).
+func NewCSV(path string, opt Options) (*CSV, error) {
+	if err := CheckWritable(path); err != nil {
+		return nil, err
+	}
+	return &CSV{path: path, opt: opt}, nil
+}
+
+// Open creates the temporary file and writes the header, whose attribute
+// columns are run.AttrNames. It is called once, before any Write.
+func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
+	f, err := createAtomic(c.path)
+	if err != nil {
+		return fmt.Errorf("csv output %s: %w", c.path, err)
+	}
+	c.f = f
+	// csv.NewWriter keeps a *bufio.Writer of 4 KiB or more as it is.
+	c.w = csv.NewWriter(bufio.NewWriterSize(f, 256<<10))
+	c.attr = append([]string(nil), run.AttrNames...)
+	c.cols = ResultColumns(c.attr)
+	header := ResultHeader(c.attr)
+	for i, h := range header {
+		header[i] = SafeCell(h)
+	}
+	if err := c.w.Write(header); err != nil {
+		return fmt.Errorf("csv output %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// Write appends the row of r (buffered).
+func (c *CSV) Write(_ context.Context, r pipeline.Result) error {
+	c.row = ResultRow(r, c.attr, c.row)
+	ProtectRow(c.cols, c.row, c.opt.MaskPII)
+	if err := c.w.Write(c.row); err != nil {
+		return fmt.Errorf("csv output %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// Close flushes the rows written and moves the file into place, writing
+// PATH.incomplete when s is not complete (removing a stale one when it is).
+// It is called once, also after a failed Write or an interrupted run; if
+// Open was not called or failed it does nothing. If the rows cannot be
+// flushed the temporary file is removed and the error returned.
+func (c *CSV) Close(_ context.Context, s pipeline.Summary) error {
+	if c.f == nil {
+		return nil
+	}
+	f := c.f
+	c.f = nil
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		f.Abort()
+		return fmt.Errorf("csv output %s: %w", c.path, err)
+	}
+	if err := f.Commit(markerReason(&s)); err != nil {
+		return fmt.Errorf("csv output %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// markerReason is what PATH.incomplete says for the run s ended with; ""
+// for a complete run.
+func markerReason(s *pipeline.Summary) string {
+	if s.Complete {
+		return ""
+	}
+	if s.Incomplete != "" {
+		return s.Incomplete
+	}
+	return "the run did not finish"
+}

@@ -1,0 +1,200 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+)
+
+// JSONL writes one JSON object per result and line, with the keys of
+// ResultFields in that order (SPEC section 5). It is the machine record:
+// nothing is masked or neutralised.
+//
+// The file is written under a temporary name and moved into place by Close;
+// an incomplete run also leaves PATH.incomplete saying why.
+type JSONL struct {
+	path string
+	f    *atomicFile
+	w    *bufio.Writer
+	buf  []byte
+}
+
+var _ pipeline.Sink = (*JSONL)(nil)
+
+// NewJSONL returns a JSON Lines sink writing to path, after checking that
+// its directory can be written (a configuration error otherwise). opt is
+// accepted for symmetry with the other file sinks; none of it applies.
+func NewJSONL(path string, opt Options) (*JSONL, error) {
+	if err := CheckWritable(path); err != nil {
+		return nil, err
+	}
+	return &JSONL{path: path}, nil
+}
+
+// Open creates the temporary file. It is called once, before any Write.
+func (j *JSONL) Open(_ context.Context, _ pipeline.RunInfo) error {
+	f, err := createAtomic(j.path)
+	if err != nil {
+		return fmt.Errorf("jsonl output %s: %w", j.path, err)
+	}
+	j.f = f
+	j.w = bufio.NewWriterSize(f, 256<<10)
+	return nil
+}
+
+// Write appends the line of r (buffered).
+func (j *JSONL) Write(_ context.Context, r pipeline.Result) error {
+	j.buf = AppendResultJSON(j.buf[:0], r)
+	j.buf = append(j.buf, '\n')
+	if _, err := j.w.Write(j.buf); err != nil {
+		return fmt.Errorf("jsonl output %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// Close flushes the lines written and moves the file into place, writing
+// PATH.incomplete when s is not complete (removing a stale one when it is).
+// It is called once, also after a failed Write or an interrupted run; if
+// Open was not called or failed it does nothing. If the lines cannot be
+// flushed the temporary file is removed and the error returned.
+func (j *JSONL) Close(_ context.Context, s pipeline.Summary) error {
+	if j.f == nil {
+		return nil
+	}
+	f := j.f
+	j.f = nil
+	if err := j.w.Flush(); err != nil {
+		f.Abort()
+		return fmt.Errorf("jsonl output %s: %w", j.path, err)
+	}
+	if err := f.Commit(markerReason(&s)); err != nil {
+		return fmt.Errorf("jsonl output %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// AppendResultJSON appends r as one JSON object (no newline) to dst: the
+// keys of ResultFields in order; null for a nil bool or int and for a zero
+// checked_at; attrs an object with keys in source order; checked_at in
+// TimeLayout. Strings are escaped as encoding/json does, U+2028 and U+2029
+// included, invalid UTF-8 becoming U+FFFD; '<', '>' and '&' are kept as
+// they are.
+func AppendResultJSON(dst []byte, r pipeline.Result) []byte {
+	dst = append(dst, `{"user_id":`...)
+	dst = appendJSONString(dst, r.UserID)
+	dst = append(dst, `,"id_type":`...)
+	dst = appendJSONString(dst, r.IDType)
+	dst = append(dst, `,"outcome":`...)
+	dst = appendJSONString(dst, string(r.Outcome))
+	dst = append(dst, `,"totp":`...)
+	dst = appendJSONBool(dst, r.TOTP)
+	dst = append(dst, `,"face":`...)
+	dst = appendJSONBool(dst, r.Face)
+	dst = append(dst, `,"sms":`...)
+	dst = appendJSONBool(dst, r.SMS)
+	dst = append(dst, `,"email":`...)
+	dst = appendJSONBool(dst, r.Email)
+	dst = append(dst, `,"factors":`...)
+	if r.Factors == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = strconv.AppendInt(dst, int64(*r.Factors), 10)
+	}
+	dst = append(dst, `,"mfa":`...)
+	dst = appendJSONString(dst, r.MFA)
+	dst = append(dst, `,"compliant":`...)
+	dst = appendJSONBool(dst, r.Compliant)
+	dst = append(dst, `,"attrs":{`...)
+	for i, a := range r.Attrs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, a.Key)
+		dst = append(dst, ':')
+		dst = appendJSONString(dst, a.Value)
+	}
+	dst = append(dst, `},"error":`...)
+	dst = appendJSONString(dst, r.Error)
+	dst = append(dst, `,"api_code":`...)
+	dst = appendJSONString(dst, r.APICode)
+	dst = append(dst, `,"request_id":`...)
+	dst = appendJSONString(dst, r.RequestID)
+	dst = append(dst, `,"attempts":`...)
+	dst = strconv.AppendInt(dst, int64(r.Attempts), 10)
+	dst = append(dst, `,"checked_at":`...)
+	if r.CheckedAt.IsZero() {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '"')
+		dst = r.CheckedAt.UTC().AppendFormat(dst, TimeLayout)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+func appendJSONBool(dst []byte, b *bool) []byte {
+	switch {
+	case b == nil:
+		return append(dst, "null"...)
+	case *b:
+		return append(dst, "true"...)
+	default:
+		return append(dst, "false"...)
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -1,0 +1,155 @@
+package sinks
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+)
+
+// ResultFields are the fields of one result (SPEC section 5) in order: the
+// keys of a JSON Lines record and, with "attrs" spread into one column per
+// attribute, the columns of the CSV file and the XLSX Users sheet.
+var ResultFields = []string{
+	"user_id", "id_type", "outcome", "totp", "face", "sms", "email", "factors",
+	"mfa", "compliant", "attrs", "error", "api_code", "request_id", "attempts", "checked_at",
+}
+
+// TimeLayout is how checked_at is written in CSV and JSON Lines: RFC 3339 in
+// UTC with milliseconds (2024-05-01T09:30:00.123Z).
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// AttrColumnPrefix starts the name of an attribute column: attr.department.
+const AttrColumnPrefix = "attr."
+
+// ColumnKind is the type of a column's values in the flat layout.
+type ColumnKind int
+
+const (
+	TextColumn ColumnKind = iota // free text: goes through SafeCell in files for people
+	BoolColumn                   // "true", "false", or "" for null
+	IntColumn                    // decimal, or "" for null
+	TimeColumn                   // TimeLayout, or "" for the zero time
+)
+
+// Column is one column of the flat layout of a result (CSV, XLSX).
+type Column struct {
+	Name  string     // header cell: the field name, or attr.<name>
+	Field string     // the field of ResultFields it shows; "attrs" for attributes
+	Attr  string     // the attribute name, for an attribute column
+	Kind  ColumnKind //
+	// PII marks the columns that may hold e-mail addresses or phone numbers
+	// (user_id, the attributes, error): masked under Options.MaskPII.
+	PII bool
+}
+
+// ResultColumns describes the flat layout: the fields of SPEC section 5 in
+// order with one attr.<name> column per attribute in place of attrs.
+func ResultColumns(attrNames []string) []Column {
+	cols := make([]Column, 0, len(ResultFields)-1+len(attrNames))
+	for _, f := range ResultFields {
+		switch f {
+		case "attrs":
+			for _, a := range attrNames {
+				cols = append(cols, Column{Name: AttrColumnPrefix + a, Field: f, Attr: a, Kind: TextColumn, PII: true})
+			}
+		case "totp", "face", "sms", "email", "compliant":
+			cols = append(cols, Column{Name: f, Field: f, Kind: BoolColumn})
+		case "factors", "attempts":
+			cols = append(cols, Column{Name: f, Field: f, Kind: IntColumn})
+		case "checked_at":
+			cols = append(cols, Column{Name: f, Field: f, Kind: TimeColumn})
+		default:
+			cols = append(cols, Column{Name: f, Field: f, Kind: TextColumn, PII: f == "user_id" || f == "error"})
+		}
+	}
+	return cols
+}
+
+// ResultHeader returns the header row of the flat layout:
+// user_id,id_type,...,compliant,attr.<name>...,error,...,checked_at.
+func ResultHeader(attrNames []string) []string {
+	cols := ResultColumns(attrNames)
+	h := make([]string, len(cols))
+	for i, c := range cols {
+		h[i] = c.Name
+	}
+	return h
+}
+
+// ResultRow appends the cells of r in the flat layout of ResultColumns to
+// dst[:0] and returns it: null is "", booleans true/false, checked_at in
+// TimeLayout. Attributes are looked up by name (r.Attrs normally holds them
+// in attrNames order); one r does not have is "". No masking and no formula
+// protection is applied: see ProtectRow.
+func ResultRow(r pipeline.Result, attrNames []string, dst []string) []string {
+	dst = append(dst[:0],
+		r.UserID,
+		r.IDType,
+		string(r.Outcome),
+		boolText(r.TOTP),
+		boolText(r.Face),
+		boolText(r.SMS),
+		boolText(r.Email),
+		intText(r.Factors),
+		r.MFA,
+		boolText(r.Compliant),
+	)
+	for i, name := range attrNames {
+		var v string
+		if i < len(r.Attrs) && r.Attrs[i].Key == name {
+			v = r.Attrs[i].Value
+		} else {
+			v, _ = r.Attrs.Get(name)
+		}
+		dst = append(dst, v)
+	}
+	return append(dst,
+		r.Error,
+		r.APICode,
+		r.RequestID,
+		strconv.Itoa(r.Attempts),
+		TimeText(r.CheckedAt),
+	)
+}
+
+// ProtectRow prepares a row of ResultRow for a file meant for people, in
+// place: the PII columns masked with MaskPII when maskPII is set, then every
+// text cell through SafeCell. cols is ResultColumns of the same attributes.
+func ProtectRow(cols []Column, row []string, maskPII bool) {
+	for i, c := range cols {
+		if c.Kind != TextColumn || i >= len(row) {
+			continue
+		}
+		if maskPII && c.PII {
+			row[i] = MaskPII(row[i])
+		}
+		row[i] = SafeCell(row[i])
+	}
+}
+
+// TimeText formats t in TimeLayout, in UTC; "" for the zero time.
+func TimeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeLayout)
+}
+
+func boolText(b *bool) string {
+	switch {
+	case b == nil:
+		return ""
+	case *b:
+		return "true"
+	default:
+		return "false"
+	}
+}
+
+func intText(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
+}
