@@ -618,12 +618,14 @@ func TestStatsAndLogs(t *testing.T) {
 	if err != nil || info.Attempts != 3 || info.RequestID != "req-1" {
 		t.Fatalf("GetUserMFAInfo = %+v, %v", info, err)
 	}
-	want := Stats{Requests: 3, Retries: 2, Throttled: 1, TokenExchanges: 2, CurrentRate: 70, InFlight: 0}
+	// One 429 among three answers is no sustained throttling: the rate holds
+	// (the limiter's own tests cover lowering it).
+	want := Stats{Requests: 3, Retries: 2, Throttled: 1, TokenExchanges: 2, CurrentRate: 100, InFlight: 0}
 	if got := c.Stats(); got != want {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
 	text := logs.String()
-	for _, s := range []string{"genauth: retrying", "http_status=429", "token rejected", "lowering the request rate"} {
+	for _, s := range []string{"genauth: retrying", "http_status=429", "token rejected"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("logs lack %q:\n%s", s, text)
 		}

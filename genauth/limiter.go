@@ -12,24 +12,34 @@ import (
 
 // Adaptive limiter tuning.
 const (
-	limiterDecrease = 0.7             // rate *= limiterDecrease on a 429
 	limiterFloor    = 1.0             // requests per second, the lowest rate
-	limiterInterval = time.Second     // at most one decrease, and one increase, per interval
+	limiterInterval = time.Second     // the shortest window the throttle share is judged over
+	limiterMaxWin   = 5 * time.Second // a window ends by then even with few answers
+	limiterMinAns   = 20              // answers a window wants before limiterMaxWin
 	limiterHold     = 2 * time.Second // no increase until this long after the last decrease
-	limiterWindow   = 2 * time.Second // window over which the success rate is measured
+	// A window whose share of 429s reaches limiterHigh lowers the rate (by
+	// that share, at most by half); one at or below limiterLow lets it climb.
+	// In between the rate holds: a steady trickle of 429s that lowering the
+	// rate would not cure (a flaky gateway, a server that throttles at
+	// random) must not starve the run.
+	limiterHigh = 0.25
+	limiterLow  = 0.05
 	// limiterStart is where a limiter without a ceiling starts limiting when
-	// the first 429 arrives before any success rate could be measured.
+	// it must before any success rate could be measured.
 	limiterStart = 10.0
 )
 
 // adaptiveLimiter is the rate limiter shared by every request of a Client:
-// a golang.org/x/time/rate limiter whose rate falls multiplicatively on 429s
-// (once per interval at most, never below limiterFloor) and climbs back
-// additively on successes, up to the ceiling. Without a ceiling it lets
-// everything through until the first 429, then starts at the success rate
-// it measured, and lets go again once it has climbed well above what the
-// API accepts without 429s. Safe for concurrent use; it reads time.Now, so
-// it is tested in a testing/synctest bubble.
+// a golang.org/x/time/rate limiter whose rate follows the API's answers.
+// Answers are judged in windows of at least limiterInterval: when a
+// window's share of 429s is limiterHigh or more, the rate falls (sustained
+// throttling: we are over the API's limit); when it is limiterLow or less,
+// the rate climbs back additively towards the ceiling, after limiterHold.
+// Without a ceiling it lets everything through until throttling is
+// sustained, then starts at the success rate it measured, and lets go
+// again once it has climbed well above what the API accepts. Safe for
+// concurrent use; it reads time.Now, so it is tested in a testing/synctest
+// bubble.
 type adaptiveLimiter struct {
 	lim     *rate.Limiter
 	ceiling float64 // 0: none
@@ -38,12 +48,11 @@ type adaptiveLimiter struct {
 	mu           sync.Mutex
 	cur          float64 // the rate now; 0 = unlimited
 	lastDecrease time.Time
-	lastIncrease time.Time
-	// success rate measurement: successes since winStart, and the rate
-	// measured over the previous window.
-	winStart time.Time
-	winCount int
-	lastRate float64
+	// the current window: answers and 429s since winStart
+	winStart  time.Time
+	winOK     int
+	winThrott int
+	lastRate  float64 // success rate of the previous window
 }
 
 func newAdaptiveLimiter(ceiling float64, log *slog.Logger) *adaptiveLimiter {
@@ -87,31 +96,49 @@ func (l *adaptiveLimiter) setLocked(r float64) {
 	l.lim.SetLimit(rate.Limit(r))
 }
 
-// observedLocked is the success rate measured lately (0 when unknown).
-func (l *adaptiveLimiter) observedLocked(now time.Time) float64 {
-	if el := now.Sub(l.winStart); el >= limiterWindow/4 {
-		return max(l.lastRate, float64(l.winCount)/el.Seconds())
-	}
-	return l.lastRate
-}
+// Throttled records a 429 answer.
+func (l *adaptiveLimiter) Throttled() { l.observe(true) }
 
-// Throttled records a 429 and lowers the rate, at most once per interval.
-func (l *adaptiveLimiter) Throttled() {
+// Succeeded records an answer that was not a 429.
+func (l *adaptiveLimiter) Succeeded() { l.observe(false) }
+
+// observe counts one answer and, when the window is over, adjusts the rate.
+func (l *adaptiveLimiter) observe(throttled bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if throttled {
+		l.winThrott++
+	} else {
+		l.winOK++
+	}
 	now := time.Now()
-	if !l.lastDecrease.IsZero() && now.Sub(l.lastDecrease) < limiterInterval {
+	el := now.Sub(l.winStart)
+	n := l.winOK + l.winThrott
+	if el < limiterInterval || (n < limiterMinAns && el < limiterMaxWin) {
 		return
 	}
+	share := float64(l.winThrott) / float64(n)
+	okRate := float64(l.winOK) / el.Seconds()
+	l.winStart, l.winOK, l.winThrott = now, 0, 0
+	l.lastRate = okRate
+	switch {
+	case share >= limiterHigh:
+		l.decreaseLocked(now, share, okRate)
+	case share <= limiterLow:
+		l.increaseLocked(now, okRate)
+	}
+}
+
+// decreaseLocked lowers the rate by the share of 429s (at most by half),
+// never below limiterFloor.
+func (l *adaptiveLimiter) decreaseLocked(now time.Time, share, okRate float64) {
 	old := l.cur
-	var next float64
+	next := old * max(0.5, 1-share)
 	if old == 0 {
-		next = l.observedLocked(now)
+		next = okRate
 		if next <= 0 {
 			next = limiterStart
 		}
-	} else {
-		next = old * limiterDecrease
 	}
 	next = max(limiterFloor, next)
 	l.lastDecrease = now
@@ -120,37 +147,25 @@ func (l *adaptiveLimiter) Throttled() {
 	}
 	l.setLocked(next)
 	l.log.Warn("genauth: API throttling (429), lowering the request rate",
-		slog.Float64("from_rps", round2(old)), slog.Float64("to_rps", round2(next)))
+		slog.Float64("from_rps", round2(old)), slog.Float64("to_rps", round2(next)),
+		slog.Float64("throttled_share", round2(share)))
 }
 
-// Succeeded records a success and raises the rate back towards the ceiling:
-// by a twentieth of the ceiling (at least 0.5 rps) per interval, once the
-// last decrease is limiterHold old. Without a ceiling it climbs by a tenth
-// per interval and lets go once the rate is twice the measured success rate.
-func (l *adaptiveLimiter) Succeeded() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if el := now.Sub(l.winStart); el >= limiterWindow {
-		l.lastRate = float64(l.winCount) / el.Seconds()
-		l.winStart, l.winCount = now, 0
-	}
-	l.winCount++
-
-	if l.cur == 0 || (l.ceiling > 0 && l.cur >= l.ceiling) {
-		return // nothing to recover
-	}
-	if now.Sub(l.lastDecrease) < limiterHold || now.Sub(l.lastIncrease) < limiterInterval {
+// increaseLocked raises the rate back towards the ceiling by a twentieth of
+// the ceiling (at least 0.5 rps) per window, once the last decrease is
+// limiterHold old. Without a ceiling it climbs by a tenth per window and
+// lets go once the rate is twice the measured success rate.
+func (l *adaptiveLimiter) increaseLocked(now time.Time, okRate float64) {
+	if l.cur == 0 || (l.ceiling > 0 && l.cur >= l.ceiling) || now.Sub(l.lastDecrease) < limiterHold {
 		return
 	}
-	l.lastIncrease = now
 	old := l.cur
 	var next float64
 	if l.ceiling > 0 {
 		next = min(l.ceiling, old+max(0.5, l.ceiling/20))
 	} else {
 		next = old + max(1, old/10)
-		if obs := l.observedLocked(now); obs > 0 && next > 2*obs {
+		if okRate > 0 && next > 2*okRate {
 			next = 0 // the limiter no longer binds: let go
 		}
 	}

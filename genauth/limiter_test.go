@@ -65,61 +65,78 @@ func TestLimiterNoCeilingDoesNotWait(t *testing.T) {
 	})
 }
 
+// feed sends one window of answers spread over limiterInterval: ok
+// successes and throttled 429s, interleaved.
+func feed(l *adaptiveLimiter, ok, throttled int) {
+	n := ok + throttled
+	step := limiterInterval / time.Duration(n)
+	// Spread the 429s evenly: answer i is a 429 when the running count of
+	// 429s due, i*throttled/n rounded down, steps up.
+	for i := range n {
+		time.Sleep(step)
+		if (i+1)*throttled/n > i*throttled/n {
+			l.Throttled()
+			continue
+		}
+		l.Succeeded()
+	}
+}
+
 func TestLimiterDecreaseAndRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs logBuffer
 		l := newAdaptiveLimiter(20, logs.logger())
 
-		l.Throttled()
-		if got := l.Rate(); got != 14 {
-			t.Fatalf("after one 429: %v rps, want 14", got)
+		// A steady 10 % of 429s that lowering the rate would not cure: hold.
+		for range 10 {
+			feed(l, 18, 2)
 		}
-		l.Throttled() // same interval: no second cut for the same burst of 429s
-		l.Throttled()
-		if got := l.Rate(); got != 14 {
-			t.Fatalf("after 429s in the same interval: %v rps, want 14", got)
+		if got := l.Rate(); got != 20 {
+			t.Fatalf("after 10 s of 10 %% random 429s: %v rps, want the ceiling 20 held", got)
 		}
-		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "to_rps=14") {
+		// Half the answers throttled: halve.
+		feed(l, 10, 10)
+		if got := l.Rate(); got != 10 {
+			t.Fatalf("after a window of 50 %% 429s: %v rps, want 10", got)
+		}
+		if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "to_rps=10") {
 			t.Errorf("no warning when lowering the rate; logs:\n%s", logs.String())
 		}
-		time.Sleep(limiterInterval)
-		l.Throttled()
-		if got := l.Rate(); got < 9.79 || got > 9.81 {
-			t.Fatalf("after a second interval of 429s: %v rps, want 9.8", got)
+		// 30 %: cut by 30 %.
+		feed(l, 14, 6)
+		if got := l.Rate(); got < 6.99 || got > 7.01 {
+			t.Fatalf("after a window of 30 %% 429s: %v rps, want 7", got)
 		}
-		for range 20 {
-			time.Sleep(limiterInterval)
-			l.Throttled()
+		for range 10 {
+			feed(l, 0, 20)
 		}
 		if got := l.Rate(); got != limiterFloor {
 			t.Fatalf("after sustained 429s: %v rps, want the floor %v", got, limiterFloor)
 		}
 
 		// Successes: no increase during the hold, then a twentieth of the
-		// ceiling per interval, up to the ceiling and no further.
-		l.Succeeded()
-		if got := l.Rate(); got != limiterFloor {
-			t.Errorf("raised right after a 429: %v", got)
-		}
+		// ceiling per window, up to the ceiling and no further.
 		prev := l.Rate()
 		for i := range 40 {
-			time.Sleep(limiterInterval / 2)
-			l.Succeeded()
-			l.Succeeded()
+			feed(l, 20, 0)
 			got := l.Rate()
 			if got < prev || got > 20 || got-prev > 1 {
-				t.Fatalf("step %d: rate %v -> %v: want a climb of at most 1 rps per step, up to 20", i, prev, got)
+				t.Fatalf("window %d: rate %v -> %v: want a climb of at most 1 rps per window, up to 20", i, prev, got)
+			}
+			if i == 0 && got != prev {
+				t.Fatalf("raised within the hold after a decrease: %v -> %v", prev, got)
 			}
 			prev = got
 		}
 		if got := l.Rate(); got != 20 {
-			t.Errorf("after 20 s of successes: %v rps, want back at the ceiling 20", got)
+			t.Errorf("after 40 s of successes: %v rps, want back at the ceiling 20", got)
 		}
-		// A 429 in recovery cuts again.
+		// Few answers: a window waits for limiterMinAns or limiterMaxWin.
+		l.Throttled()
 		time.Sleep(limiterInterval)
 		l.Throttled()
-		if got := l.Rate(); got != 14 {
-			t.Errorf("429 after recovery: %v rps, want 14", got)
+		if got := l.Rate(); got != 20 {
+			t.Errorf("two 429s in a thin window cut the rate to %v", got)
 		}
 	})
 }
@@ -127,47 +144,36 @@ func TestLimiterDecreaseAndRecovery(t *testing.T) {
 func TestLimiterNoCeilingAdapts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newAdaptiveLimiter(0, discard)
-		// 50 successes per second for 3 s, then 429s: it starts limiting at
-		// the success rate it saw.
-		for range 150 {
-			time.Sleep(20 * time.Millisecond)
-			l.Succeeded()
+		// 50 successes per second with 10 % random 429s: no limit.
+		for range 5 {
+			feed(l, 45, 5)
 		}
-		l.Throttled()
-		if got := l.Rate(); got < 45 || got > 55 {
-			t.Fatalf("first 429 without a ceiling: %v rps, want about the 50 rps observed", got)
+		if got := l.Rate(); got != 0 {
+			t.Fatalf("random 10 %% 429s without a ceiling: %v rps, want no limit", got)
 		}
-		time.Sleep(limiterInterval)
-		l.Throttled()
+		// Sustained throttling: it starts limiting at the success rate.
+		feed(l, 30, 20)
 		limited := l.Rate()
-		if limited < 30 || limited > 40 {
-			t.Fatalf("second cut: %v rps, want about 35", limited)
+		if limited < 25 || limited > 35 {
+			t.Fatalf("first sustained throttling without a ceiling: %v rps, want about the 30 rps that succeeded", limited)
 		}
-
 		// Successes at the limiter's own pace: it climbs gradually.
 		ctx := context.Background()
-		for range 3 * int(limited) {
+		for range 5 * int(limited) {
 			_ = l.Wait(ctx)
 			l.Succeeded()
 		}
 		if got := l.Rate(); got <= limited {
-			t.Fatalf("no climb after 3 s of successes: %v rps", got)
+			t.Fatalf("no climb after 5 s of successes: %v rps", got)
 		}
 		// The API now answers far slower than the limiter allows: the
 		// limiter no longer binds and lets go.
-		for range 50 {
+		for range 100 {
 			time.Sleep(200 * time.Millisecond)
 			l.Succeeded()
 		}
 		if got := l.Rate(); got != 0 {
-			t.Errorf("after 10 s at 5 rps below the limit: %v rps, want 0 (no ceiling again)", got)
-		}
-		// And a first 429 without any recent success starts at limiterStart
-		// or the measured rate, never below the floor.
-		time.Sleep(time.Minute)
-		l.Throttled()
-		if got := l.Rate(); got < limiterFloor {
-			t.Errorf("rate %v below the floor", got)
+			t.Errorf("after 20 s at 5 rps below the limit: %v rps, want 0 (no ceiling again)", got)
 		}
 	})
 }

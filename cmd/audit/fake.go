@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/mfa-audit/mfa-audit/demo"
+	"github.com/mfa-audit/mfa-audit/genauth/genauthtest"
+)
+
+// fakeGenAuth is `audit fake-genauth [--addr ADDR] [--faults SPEC]`: the
+// fake GenAuth API for dry runs of a CronJob setup, serving the demo pool
+// and, for any other well-formed id, a synthesized user.
+func (e *cmdEnv) fakeGenAuth(args []string) int {
+	fs := flag.NewFlagSet("audit fake-genauth", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	faults := fs.String("faults", "", `fault switches, e.g. "latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,malformed=0.01,body500=0.01,mixed=true,ttl=60s,maxrps=100"`)
+	poolID := fs.String("pool-id", genauthtest.DefaultPoolID, "accepted GENAUTH_ACCESS_KEY_ID")
+	secret := fs.String("secret", genauthtest.DefaultSecret, "accepted GENAUTH_ACCESS_KEY_SECRET")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	f, err := genauthtest.ParseFaults(*faults)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "audit fake-genauth: --faults:", err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(e.stdout, nil))
+	srv, err := genauthtest.NewServerAt(*addr, genauthtest.Options{
+		PoolID: *poolID, Secret: *secret, Users: demo.Users(), Synthesize: true, Faults: f, Logger: log,
+	})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "audit fake-genauth:", err)
+		return exitUsage
+	}
+	defer srv.Close()
+	log.Info("fake GenAuth API serving", "url", srv.URL, "pool_id", srv.PoolID, "faults", f.String(),
+		"try", "GENAUTH_HOST="+srv.URL+" GENAUTH_ACCESS_KEY_ID="+srv.PoolID+" GENAUTH_ACCESS_KEY_SECRET=... audit run")
+	ctx, stop := signalContext()
+	defer stop()
+	<-ctx.Done()
+	c := srv.Counters()
+	log.Info("fake GenAuth API stopped", "requests", c.Requests, "max_in_flight", c.MaxInFlight, "answered_twice", c.AnsweredTwice)
+	return exitOK
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/mfa-audit/mfa-audit/genauth"
+	"github.com/mfa-audit/mfa-audit/internal/progress"
+	"github.com/mfa-audit/mfa-audit/pipeline"
+	"github.com/mfa-audit/mfa-audit/sinks"
+	"github.com/mfa-audit/mfa-audit/sources"
+)
+
+// job is one audit run: configuration in, exit code out. `audit run` and
+// `audit demo` both execute one.
+type job struct {
+	cfg    *Config
+	log    *slog.Logger
+	stdin  io.Reader // for AUDIT_SOURCE=-
+	stderr io.Writer // progress bar
+	// sourceName, when set, names the source in reports instead of the path.
+	sourceName string
+}
+
+// execute builds the parts, checks everything that can be checked before
+// the first MFA call, runs the pipeline and maps the outcome to an exit code.
+func (j *job) execute(ctx context.Context) int {
+	cfg := j.cfg
+	if cfg.RunID == "" {
+		cfg.RunID = newRunID(time.Now())
+	}
+	client, err := genauth.New(genauth.Config{
+		Host:            cfg.Host,
+		AccessKeyID:     cfg.AccessKeyID,
+		AccessKeySecret: cfg.AccessKeySecret,
+		TenantID:        cfg.TenantID,
+		Rate:            cfg.Rate,
+		Concurrency:     cfg.Concurrency,
+		Timeout:         cfg.Timeout,
+		Retries:         retries(cfg.Retries),
+		AllowHTTP:       cfg.AllowHTTP,
+		UserAgent:       "mfa-audit/" + toolVersion(),
+		Logger:          j.log,
+	})
+	if err != nil {
+		return j.usage(fmt.Errorf("GENAUTH_HOST: %w", err))
+	}
+
+	outs, prior, err := openOutputs(ctx, cfg)
+	if err != nil {
+		return j.usage(err)
+	}
+	// The token exchange proves the credentials before any MFA call and
+	// before the whole-pool source lists users.
+	if err := client.Authenticate(ctx); err != nil {
+		closeAll(outs)
+		if genauth.ErrorClass(err) == genauth.ClassAuth {
+			return j.usage(fmt.Errorf("GENAUTH_ACCESS_KEY_ID / GENAUTH_ACCESS_KEY_SECRET: %w", err))
+		}
+		j.log.Error("cannot reach the GenAuth API", "host", cfg.Host, "err", err)
+		return exitFailed
+	}
+	src, err := j.openSource(ctx, client)
+	if err != nil {
+		closeAll(outs)
+		return j.usage(err)
+	}
+	defer src.Close()
+
+	run := pipeline.RunInfo{
+		RunID:     cfg.RunID,
+		StartedAt: time.Now(),
+		Source:    j.sourceName,
+		Host:      cfg.Host,
+		Hostname:  hostname(),
+		Version:   toolVersion(),
+		GroupBy:   cfg.GroupBy,
+		Shard:     cfg.shard,
+		Config:    cfg.public(),
+	}
+	prog := &pipeline.Progress{}
+	stopProgress := progress.Start(progress.Options{
+		Mode:   cfg.Progress,
+		Out:    j.stderr,
+		Logger: j.log,
+		Total:  src.Total,
+		Read: func() progress.Snapshot {
+			st := client.Stats()
+			return progress.Snapshot{
+				Done: prog.Done.Load(), Unknown: prog.Unknown.Load(), Resumed: prog.Resumed.Load(),
+				Throttled: st.Throttled, Rate: st.CurrentRate,
+			}
+		},
+	})
+	j.log.Info("audit started", "run_id", run.RunID, "source", describeSource(src, j.sourceName),
+		"outputs", len(outs), "concurrency", cfg.Concurrency, "rate", cfg.Rate, "shard", cfg.shard.String())
+	sum, runErr := pipeline.Run(ctx, src, outs, run, pipeline.Options{
+		Client:        client,
+		Policy:        pipeline.Policy(cfg.Policy),
+		DefaultIDType: cfg.IDType,
+		Window:        max(256, 16*cfg.Concurrency),
+		Prior:         prior,
+		Progress:      prog,
+		Logger:        j.log,
+	})
+	stopProgress()
+	code := exitCode(cfg, &sum, runErr)
+	logSummary(j.log, &sum, client.Stats(), code, runErr)
+	return code
+}
+
+// retries maps AUDIT_RETRIES to genauth.Config.Retries, where 0 means the
+// default and a negative number none.
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// usage reports a configuration problem: exit 2, nothing written.
+func (j *job) usage(err error) int {
+	for _, e := range flatten(err) {
+		j.log.Error("configuration error", "err", e.Error())
+	}
+	return exitUsage
+}
+
+func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.Source, error) {
+	cfg := j.cfg
+	switch {
+	case cfg.Source == "genauth:users":
+		src, err := sources.OpenPool(ctx, client)
+		if err != nil {
+			return nil, fmt.Errorf("AUDIT_SOURCE: %w", err)
+		}
+		return src, nil
+	case isPostgresURL(cfg.Source):
+		src, err := sources.OpenPostgres(ctx, cfg.Source, cfg.SourceQuery, sources.PostgresOptions{
+			IDColumn: cfg.IDColumn, IDTypeColumn: cfg.IDTypeColumn, DefaultIDType: cfg.IDType,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
+	}
+	src, err := sources.OpenCSV(cfg.Source, sources.CSVOptions{
+		Stdin: j.stdin, IDColumn: cfg.IDColumn, IDTypeColumn: cfg.IDTypeColumn, DefaultIDType: cfg.IDType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("AUDIT_SOURCE: %w", err)
+	}
+	return src, nil
+}
+
+// openOutputs builds every sink of AUDIT_OUTPUT, proving each can be
+// written, and, when a Postgres output already holds results of the run id,
+// the Prior that resumes it. All problems are returned together.
+func openOutputs(ctx context.Context, cfg *Config) ([]pipeline.Sink, pipeline.Prior, error) {
+	opt := sinks.Options{MaskPII: cfg.MaskPII, HTMLMaxRows: cfg.HTMLMaxRows}
+	var (
+		outs  []pipeline.Sink
+		prior pipeline.Prior
+		errs  []error
+	)
+	for _, o := range cfg.outputs {
+		var (
+			s   pipeline.Sink
+			err error
+		)
+		switch o.kind {
+		case "xlsx":
+			s, err = sinks.NewXLSX(o.path, opt)
+		case "html":
+			s, err = sinks.NewHTML(o.path, opt)
+		case "csv":
+			s, err = sinks.NewCSV(o.path, opt)
+		case "jsonl":
+			s, err = sinks.NewJSONL(o.path, opt)
+		case "postgres":
+			var pg *sinks.Postgres
+			pg, err = sinks.NewPostgres(ctx, o.path, sinks.PostgresSinkOptions{Schema: cfg.PGSchema})
+			if err == nil && prior == nil {
+				prior, err = pg.Prior(ctx, cfg.RunID)
+			}
+			s = pg
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_OUTPUT %s: %w", redactURL(o.path), err))
+			continue
+		}
+		outs = append(outs, s)
+	}
+	if len(errs) > 0 {
+		closeAll(outs)
+		return nil, nil, errors.Join(errs...)
+	}
+	return outs, prior, nil
+}
+
+// closeAll releases sinks that were built but will not run.
+func closeAll(outs []pipeline.Sink) {
+	for _, s := range outs {
+		if c, ok := s.(interface{ Discard() }); ok {
+			c.Discard()
+		}
+	}
+}
+
+// exitCode maps a finished run to SPEC section 8.
+func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
+	switch {
+	case runErr != nil || !sum.Complete:
+		return exitFailed
+	case sum.Unknown() > cfg.MaxUnknown:
+		return exitFailed
+	case cfg.FailUnder > 0 && sum.Coverage()*100 < cfg.FailUnder:
+		return exitBelowFloor
+	}
+	return exitOK
+}
+
+// logSummary writes the final summary line (SPEC section 6).
+func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code int, runErr error) {
+	dur := s.FinishedAt.Sub(s.Run.StartedAt)
+	attrs := []any{
+		"run_id", s.Run.RunID, "complete", s.Complete, "exit_code", code,
+		"rows_read", s.RowsRead, "unique", s.Unique, "duplicates", s.Duplicates,
+		"ok", s.OK, "not_found", s.NotFound, "invalid", s.Invalid, "unknown", s.Error,
+		"compliant", s.Compliant, "non_compliant", s.NonCompliant,
+		"coverage_pct", pct(s.Coverage()), "completeness_pct", pct(s.Completeness()),
+		"strong", s.Strong, "weak", s.Weak, "none", s.None,
+		"totp", s.TOTP, "face", s.Face, "sms", s.SMS, "email", s.Email,
+		"resumed", s.Resumed, "other_shards", s.OtherShard,
+		"requests", st.Requests, "retries", st.Retries, "throttled", st.Throttled,
+		"duration", dur.Round(time.Millisecond).String(),
+		"users_per_sec", round1(float64(s.Unique) / max(dur.Seconds(), 1e-9)),
+	}
+	if s.Run.Policy != "" {
+		attrs = append(attrs, "policy", string(s.Run.Policy))
+	}
+	if !s.Complete {
+		attrs = append(attrs, "incomplete", s.Incomplete)
+	}
+	switch {
+	case runErr != nil || !s.Complete:
+		log.Error("audit incomplete", attrs...)
+	case code != exitOK:
+		log.Warn("audit finished below policy", attrs...)
+	default:
+		log.Info("audit finished", attrs...)
+	}
+}
+
+func pct(f float64) float64    { return round1(f * 100) }
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+// newRunID returns an identifier that sorts by start time:
+// 20261127T175500Z-3f9a1c.
+func newRunID(now time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+func describeSource(src pipeline.Source, override string) string {
+	if override != "" {
+		return override
+	}
+	return src.Describe()
+}
+
+// flatten splits a joined error into its parts.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

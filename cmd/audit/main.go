@@ -1,0 +1,118 @@
+// Command audit audits multi-factor authentication across a GenAuth
+// (Authing) user pool and writes reports for people and machines.
+//
+//	audit run            the job, configured by environment variables and flags
+//	audit demo           the job against a built-in fake API and sample users
+//	audit report         re-render reports from a stored run (no API calls)
+//	audit fake-genauth   serve the fake GenAuth API for dry runs
+//	audit version | help
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Exit codes (SPEC section 8).
+const (
+	exitOK         = 0
+	exitFailed     = 1 // failed or incomplete
+	exitUsage      = 2 // usage or configuration error, before any API call
+	exitBelowFloor = 3 // complete, coverage below AUDIT_FAIL_UNDER
+)
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr))
+}
+
+// realMain runs one command and returns its exit code.
+func realMain(args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	e := &cmdEnv{environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	switch cmd {
+	case "run":
+		return e.run(rest)
+	case "demo":
+		return e.demo(rest)
+	case "report":
+		return e.report(rest)
+	case "fake-genauth":
+		return e.fakeGenAuth(rest)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "audit", toolVersion())
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "audit: unknown command %q\n\n", cmd)
+	usage(stderr)
+	return exitUsage
+}
+
+// cmdEnv is what a command may touch of the process.
+type cmdEnv struct {
+	environ        []string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `audit: multi-factor authentication audit of a GenAuth (Authing) user pool
+
+Usage:
+  audit run [flags]                  audit the subjects of AUDIT_SOURCE, write AUDIT_OUTPUT
+  audit demo [--out DIR]             run against a built-in fake API and sample users (default ./out)
+  audit report [flags]               re-render outputs from AUDIT_REPORT_FROM (postgres:// URL or .jsonl) without API calls
+  audit fake-genauth [--addr ADDR]   serve the fake GenAuth API with fault switches
+  audit version
+  audit help
+
+Every variable also has a flag (AUDIT_RATE is --rate); a flag wins over the
+variable. "audit run -h" lists them. Exit codes: 0 complete, 1 failed or
+incomplete, 2 usage or configuration error, 3 coverage below AUDIT_FAIL_UNDER.
+`)
+}
+
+// toolVersion is the -ldflags version, else the module version or VCS
+// revision from the build information.
+func toolVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	switch {
+	case rev == "":
+		return "dev"
+	case dirty:
+		return "dev-" + rev + "-dirty"
+	}
+	return "dev-" + rev
+}

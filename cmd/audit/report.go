@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+	"github.com/mfa-audit/mfa-audit/sources"
+)
+
+// report is `audit report`: re-render AUDIT_OUTPUT from a stored run
+// (AUDIT_REPORT_FROM=postgres://... with AUDIT_RUN_ID) or from a results
+// JSON Lines file, without calling the API. It is also the migration path:
+// JSONL into Postgres, Postgres into a workbook.
+func (e *cmdEnv) report(args []string) int {
+	fs := flag.NewFlagSet("audit report", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfg, err := loadConfig(fs, args, e.environ)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err == nil {
+		err = cfg.requireReport()
+	}
+	if err != nil {
+		printConfigErrors(e.stderr, err)
+		return exitUsage
+	}
+	log := newLogger(cfg.LogFormat, e.stdout)
+	ctx, stop := signalContext()
+	defer stop()
+
+	var rs pipeline.ResultSource
+	if isPostgresURL(cfg.ReportFrom) {
+		rs, err = sources.OpenResultsPostgres(ctx, cfg.ReportFrom, cfg.PGSchema, cfg.RunID)
+	} else {
+		rs, err = sources.OpenResultsJSONL(cfg.ReportFrom)
+	}
+	if err != nil {
+		return (&job{cfg: cfg, log: log}).usage(fmt.Errorf("AUDIT_REPORT_FROM: %w", err))
+	}
+	defer rs.Close()
+	if cfg.RunID == "" {
+		cfg.RunID = rs.Run().RunID
+	}
+	outs, _, err := openOutputs(ctx, cfg)
+	if err != nil {
+		return (&job{cfg: cfg, log: log}).usage(err)
+	}
+	start := time.Now()
+	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.Policy(cfg.Policy))
+	code := exitCode(cfg, &sum, runErr)
+	log.Info("report written", "run_id", sum.Run.RunID, "from", redactURL(cfg.ReportFrom), "results", sum.Unique,
+		"complete", sum.Complete, "coverage_pct", pct(sum.Coverage()), "took", time.Since(start).Round(time.Millisecond).String(),
+		"exit_code", code)
+	if !sum.Complete {
+		log.Error("the stored run is incomplete; the reports say so", "reason", sum.Incomplete)
+	}
+	return code
+}
+
+// requireReport checks what `audit report` needs.
+func (c *Config) requireReport() error {
+	switch {
+	case c.ReportFrom == "":
+		return errors.New("AUDIT_REPORT_FROM: required (a postgres:// URL with AUDIT_RUN_ID, or a results .jsonl file)")
+	case isPostgresURL(c.ReportFrom) && c.RunID == "":
+		return errors.New("AUDIT_RUN_ID: required to report from Postgres")
+	case !isPostgresURL(c.ReportFrom) && !strings.HasSuffix(strings.ToLower(c.ReportFrom), ".jsonl"):
+		return fmt.Errorf("AUDIT_REPORT_FROM: %q is neither a postgres:// URL nor a .jsonl file", c.ReportFrom)
+	}
+	return nil
+}

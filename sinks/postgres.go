@@ -1,0 +1,799 @@
+package sinks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+)
+
+// PostgresSinkOptions configure the Postgres sink.
+type PostgresSinkOptions struct {
+	// Schema holds the tables (AUDIT_PG_SCHEMA); default mfa_audit.
+	Schema string
+	// BatchSize is the number of results written per COPY batch (one
+	// transaction each); default 5000. It bounds the sink's memory.
+	BatchSize int
+}
+
+// DefaultPGBatchSize is the default PostgresSinkOptions.BatchSize.
+const DefaultPGBatchSize = 5000
+
+// pgCloseTimeout bounds Close when the caller's context is already cancelled
+// (SIGTERM): the shard must still be marked incomplete within the pod's
+// grace period.
+const pgCloseTimeout = 10 * time.Second
+
+// Postgres is a pipeline.Sink writing a run into the tables of SPEC section
+// 7: one runs row per run, one run_shards row per shard, one results row per
+// subject. Results are written in batches, each one transaction: COPY into a
+// temporary table, then INSERT ... ON CONFLICT into results, so a batch is
+// stored entirely or not at all, a subject is stored once per run, and a
+// final outcome is never overwritten by a later error.
+//
+// A run id that already has rows resumes: Prior returns its final results
+// so they are not asked again; they come back with Resumed set and are not
+// written twice.
+type Postgres struct {
+	pool      *pgxpool.Pool
+	schema    string // quoted
+	desc      string // URL without password
+	batchSize int
+
+	conn      *pgxpool.Conn // held for the writes: the temporary table lives on it
+	run       pipeline.RunInfo
+	shard     pipeline.Shard
+	opened    bool
+	closed    bool
+	batch     []pipeline.Result
+	written   int64
+	sqlInsert string
+	values    []any
+	attrBuf   bytes.Buffer
+}
+
+var _ pipeline.Sink = (*Postgres)(nil)
+
+// pgLoadTable is the per-connection temporary table batches are copied into.
+const pgLoadTable = "mfa_audit_results_load"
+
+// pgResultColumns are the results columns written by the sink, in table order.
+var pgResultColumns = []string{
+	"run_id", "user_id", "id_type", "outcome", "totp", "face", "sms", "email",
+	"factors", "mfa", "compliant", "attrs", "error", "api_code", "request_id",
+	"attempts", "checked_at", "line", "shard",
+}
+
+// NewPostgres connects to url (an AUDIT_OUTPUT entry) and creates or
+// upgrades the schema, so that a bad URL or missing rights are a
+// configuration error before the first API call. Errors name AUDIT_OUTPUT
+// and never contain the password of url. The sink keeps a temporary table
+// on its connection between batches: connect directly or through a
+// session-pooling PgBouncer, not a transaction-pooling one.
+func NewPostgres(ctx context.Context, url string, opt PostgresSinkOptions) (*Postgres, error) {
+	safe := pgRedactURL(url)
+	if opt.Schema == "" {
+		opt.Schema = DefaultPGSchema
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultPGBatchSize
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, pgScrubPassword(fmt.Errorf("AUDIT_OUTPUT %s: not a valid Postgres URL: %w", safe, err), url)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// Prior lookups run from the workers concurrently; one more for the writes.
+		cfg.MaxConns = 9
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, pgScrubPassword(fmt.Errorf("AUDIT_OUTPUT %s: %w", safe, err), url)
+	}
+	if err := EnsurePGSchema(ctx, pool, opt.Schema); err != nil {
+		pool.Close()
+		return nil, pgScrubPassword(fmt.Errorf("AUDIT_OUTPUT %s (AUDIT_PG_SCHEMA %s): %w", safe, opt.Schema, err), url)
+	}
+	s := &Postgres{
+		pool:      pool,
+		schema:    pgx.Identifier{opt.Schema}.Sanitize(),
+		desc:      safe,
+		batchSize: opt.BatchSize,
+		values:    make([]any, len(pgResultColumns)),
+	}
+	s.sqlInsert = s.insertSQL()
+	return s, nil
+}
+
+// Describe names the output without its password.
+func (s *Postgres) Describe() string { return s.desc }
+
+// insertSQL moves the rows of the load table into results. DISTINCT ON keeps
+// one row per subject should a batch hold it twice (preferring a final
+// outcome); the WHERE of DO UPDATE lets a stored error be replaced but never
+// a stored final outcome.
+func (s *Postgres) insertSQL() string {
+	cols := strings.Join(pgResultColumns, ", ")
+	var set []string
+	for _, c := range pgResultColumns {
+		switch c {
+		case "run_id", "id_type", "user_id":
+		default:
+			set = append(set, c+" = EXCLUDED."+c)
+		}
+	}
+	return "INSERT INTO " + s.schema + ".results AS r (" + cols + ")\n" +
+		"SELECT DISTINCT ON (run_id, id_type, user_id) " + cols + " FROM pg_temp." + pgLoadTable + "\n" +
+		"ORDER BY run_id, id_type, user_id, outcome = 'error', line\n" +
+		"ON CONFLICT (run_id, id_type, user_id) DO UPDATE SET " + strings.Join(set, ", ") + "\n" +
+		"WHERE r.outcome = 'error'"
+}
+
+// Open records the run as running: it creates or updates the runs row
+// (keeping the start time of the earliest attempt) and this shard's
+// run_shards row.
+func (s *Postgres) Open(ctx context.Context, run pipeline.RunInfo) error {
+	if run.RunID == "" {
+		return errors.New("postgres output: empty run id")
+	}
+	if run.StartedAt.IsZero() {
+		run.StartedAt = time.Now()
+	}
+	s.run = run
+	s.shard = run.Shard
+	if s.shard.Count < 1 {
+		s.shard = pipeline.Shard{Index: 0, Count: 1}
+	}
+	config, err := json.Marshal(pgSafeConfig(run.Config))
+	if err != nil {
+		return fmt.Errorf("postgres output: encoding the configuration: %w", err)
+	}
+	attrNames := run.AttrNames
+	if attrNames == nil {
+		attrNames = []string{}
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The runs row first (its lock orders concurrent shards), then the shard.
+		_, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.runs AS r
+			(run_id, started_at, status, source, host, hostname, version, policy, group_by,
+			 shard_count, attr_names, config, incomplete_reason)
+			VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running')
+			ON CONFLICT (run_id) DO UPDATE SET
+				started_at = least(r.started_at, EXCLUDED.started_at),
+				finished_at = NULL,
+				status = 'running',
+				source = EXCLUDED.source,
+				host = EXCLUDED.host,
+				hostname = EXCLUDED.hostname,
+				version = EXCLUDED.version,
+				policy = EXCLUDED.policy,
+				group_by = EXCLUDED.group_by,
+				shard_count = EXCLUDED.shard_count,
+				attr_names = r.attr_names || ARRAY(
+					SELECT a FROM unnest(EXCLUDED.attr_names) WITH ORDINALITY AS u(a, i)
+					WHERE a <> ALL (r.attr_names) ORDER BY i),
+				config = EXCLUDED.config,
+				incomplete_reason = 'running'`,
+			run.RunID, run.StartedAt, run.Source, run.Host, run.Hostname, run.Version,
+			string(run.Policy), run.GroupBy, s.shard.Count, attrNames, config)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO `+s.schema+`.run_shards AS r
+			(run_id, shard_index, shard_count, status, started_at, hostname, version, incomplete_reason)
+			VALUES ($1, $2, $3, 'running', $4, $5, $6, 'running')
+			ON CONFLICT (run_id, shard_index) DO UPDATE SET
+				shard_count = EXCLUDED.shard_count,
+				status = 'running',
+				started_at = EXCLUDED.started_at,
+				finished_at = NULL,
+				hostname = EXCLUDED.hostname,
+				version = EXCLUDED.version,
+				incomplete_reason = 'running'`,
+			run.RunID, s.shard.Index, s.shard.Count, run.StartedAt, run.Hostname, run.Version)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres output %s: recording run %s: %w", s.desc, run.RunID, err)
+	}
+	s.opened = true
+	return nil
+}
+
+// Write buffers r and writes a batch when BatchSize results are waiting.
+// Results with Resumed set are already stored and are skipped.
+func (s *Postgres) Write(ctx context.Context, r pipeline.Result) error {
+	if r.Resumed {
+		return nil
+	}
+	s.batch = append(s.batch, r)
+	if len(s.batch) >= s.batchSize {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the buffered results in one transaction. On failure the batch
+// is kept (Close tries again) and the connection is dropped.
+func (s *Postgres) flush(ctx context.Context) error {
+	if len(s.batch) == 0 {
+		return nil
+	}
+	if err := s.writeBatch(ctx); err != nil {
+		if s.conn != nil {
+			s.conn.Conn().Close(context.Background())
+			s.conn.Release()
+			s.conn = nil
+		}
+		return fmt.Errorf("postgres output %s: writing %d results (lines %d-%d): %w",
+			s.desc, len(s.batch), s.batch[0].Line, s.batch[len(s.batch)-1].Line, err)
+	}
+	s.written += int64(len(s.batch))
+	clear(s.batch) // drop references to attributes
+	s.batch = s.batch[:0]
+	return nil
+}
+
+func (s *Postgres) writeBatch(ctx context.Context) error {
+	if s.conn == nil {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		// Created once per connection; ON COMMIT DELETE ROWS empties it after
+		// every batch, and a rolled-back batch leaves nothing behind either.
+		if _, err := c.Exec(ctx, "CREATE TEMPORARY TABLE IF NOT EXISTS "+pgLoadTable+
+			" (LIKE "+s.schema+".results INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"); err != nil {
+			c.Release()
+			return fmt.Errorf("creating the load table: %w", err)
+		}
+		s.conn = c
+	}
+	return pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{pgLoadTable}, pgResultColumns, &pgBatchRows{s: s, i: -1}); err != nil {
+			return fmt.Errorf("COPY: %w", err)
+		}
+		if _, err := tx.Exec(ctx, s.sqlInsert); err != nil {
+			return fmt.Errorf("INSERT INTO results: %w", err)
+		}
+		return nil
+	})
+}
+
+// pgBatchRows feeds the batch to CopyFrom, reusing one values slice (CopyFrom
+// encodes a row before asking for the next).
+type pgBatchRows struct {
+	s *Postgres
+	i int
+}
+
+func (b *pgBatchRows) Next() bool { b.i++; return b.i < len(b.s.batch) }
+func (b *pgBatchRows) Err() error { return nil }
+func (b *pgBatchRows) Values() ([]any, error) {
+	s := b.s
+	r := &s.batch[b.i]
+	v := s.values
+	v[0] = s.run.RunID
+	v[1] = pgText(r.UserID)
+	v[2] = pgText(r.IDType)
+	v[3] = string(r.Outcome)
+	v[4], v[5], v[6], v[7] = r.TOTP, r.Face, r.SMS, r.Email
+	v[8] = r.Factors
+	v[9] = r.MFA
+	if r.MFA == "" {
+		v[9] = pipeline.MFAUnknown
+	}
+	v[10] = r.Compliant
+	v[11] = s.attrsJSON(r.Attrs)
+	v[12] = pgNullText(r.Error)
+	v[13] = pgNullText(r.APICode)
+	v[14] = pgNullText(r.RequestID)
+	v[15] = r.Attempts
+	if r.CheckedAt.IsZero() {
+		v[16] = nil
+	} else {
+		v[16] = r.CheckedAt
+	}
+	v[17] = r.Line
+	v[18] = s.shard.Index
+	return v, nil
+}
+
+// attrsJSON encodes attributes as a JSON object (jsonb keeps one value per
+// key, the last).
+func (s *Postgres) attrsJSON(a pipeline.Attrs) []byte {
+	b := &s.attrBuf
+	b.Reset()
+	b.WriteByte('{')
+	for i, kv := range a {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		pgJSONString(b, pgText(kv.Key))
+		b.WriteByte(':')
+		pgJSONString(b, pgText(kv.Value))
+	}
+	b.WriteByte('}')
+	return b.Bytes() // encoded by CopyFrom before the next row reuses it
+}
+
+func pgJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s) // a valid UTF-8 string always encodes
+	b.Write(enc)
+}
+
+// pgText makes s storable as PostgreSQL text: no NUL bytes, valid UTF-8.
+func pgText(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+func pgNullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return pgText(s)
+}
+
+// Close writes the buffered results, records this shard as complete or
+// incomplete (Summary.Complete, Summary.Incomplete) with its counts, and
+// recomputes the runs row: counts over all stored results of the run,
+// status complete only when every shard of the run is complete. It closes
+// the connections; a Prior of this sink must not be used afterwards.
+func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	defer s.pool.Close()
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), pgCloseTimeout)
+		defer cancel()
+	}
+	if !s.opened {
+		return nil
+	}
+	flushErr := s.flush(ctx)
+	if s.conn != nil {
+		s.conn.Release()
+		s.conn = nil
+	}
+	status, reason := "complete", ""
+	switch {
+	case flushErr != nil:
+		status, reason = "failed", "writing results failed: "+flushErr.Error()
+	case !sum.Complete:
+		status, reason = "incomplete", sum.Incomplete
+		if reason == "" {
+			reason = "incomplete"
+		}
+	}
+	finished := sum.FinishedAt
+	if finished.IsZero() {
+		finished = time.Now()
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var shardCount int
+		if err := tx.QueryRow(ctx, "SELECT shard_count FROM "+s.schema+".runs WHERE run_id = $1 FOR UPDATE",
+			s.run.RunID).Scan(&shardCount); err != nil {
+			return fmt.Errorf("locking the runs row: %w", err)
+		}
+		c := sum.Counts
+		_, err := tx.Exec(ctx, `UPDATE `+s.schema+`.run_shards SET
+			status = $3, finished_at = $4, incomplete_reason = $5,
+			rows_read = $6, duplicates = $7, other_shard = $8, resumed = $9,
+			unique_subjects = $10, ok = $11, not_found = $12, invalid = $13, error = $14,
+			compliant = $15, non_compliant = $16, totp = $17, face = $18, sms = $19, email = $20,
+			strong = $21, weak = $22, none = $23, coverage = $24, completeness = $25
+			WHERE run_id = $1 AND shard_index = $2`,
+			s.run.RunID, s.shard.Index, status, finished, reason,
+			sum.RowsRead, sum.Duplicates, sum.OtherShard, sum.Resumed,
+			c.Unique, c.OK, c.NotFound, c.Invalid, c.Error,
+			c.Compliant, c.NonCompliant, c.TOTP, c.Face, c.SMS, c.Email,
+			c.Strong, c.Weak, c.None, c.Coverage(), c.Completeness())
+		if err != nil {
+			return fmt.Errorf("updating run_shards: %w", err)
+		}
+		return s.recomputeRun(ctx, tx, shardCount)
+	})
+	if err != nil {
+		err = fmt.Errorf("postgres output %s: finishing run %s: %w", s.desc, s.run.RunID, err)
+	}
+	return errors.Join(flushErr, err)
+}
+
+// Discard releases the connections of a sink that will not run (another
+// output failed its checks): nothing is recorded.
+func (s *Postgres) Discard() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.conn != nil {
+		s.conn.Release()
+		s.conn = nil
+	}
+	s.pool.Close()
+}
+
+// recomputeRun sets the runs row from the stored results (counts) and the
+// run_shards rows (status, reason, rows read). The caller holds the row
+// lock on runs.
+func (s *Postgres) recomputeRun(ctx context.Context, tx pgx.Tx, shardCount int) error {
+	var c pipeline.Counts
+	err := tx.QueryRow(ctx, `SELECT count(*),
+		count(*) FILTER (WHERE outcome = 'ok'),
+		count(*) FILTER (WHERE outcome = 'not_found'),
+		count(*) FILTER (WHERE outcome = 'invalid'),
+		count(*) FILTER (WHERE outcome = 'error'),
+		count(*) FILTER (WHERE compliant),
+		count(*) FILTER (WHERE NOT compliant),
+		count(*) FILTER (WHERE totp),
+		count(*) FILTER (WHERE face),
+		count(*) FILTER (WHERE sms),
+		count(*) FILTER (WHERE email),
+		count(*) FILTER (WHERE mfa = 'strong'),
+		count(*) FILTER (WHERE mfa = 'weak'),
+		count(*) FILTER (WHERE mfa = 'none')
+		FROM `+s.schema+`.results WHERE run_id = $1`, s.run.RunID).Scan(
+		&c.Unique, &c.OK, &c.NotFound, &c.Invalid, &c.Error, &c.Compliant, &c.NonCompliant,
+		&c.TOTP, &c.Face, &c.SMS, &c.Email, &c.Strong, &c.Weak, &c.None)
+	if err != nil {
+		return fmt.Errorf("counting results: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT shard_index, shard_count, status, incomplete_reason,
+		rows_read, duplicates, finished_at FROM `+s.schema+`.run_shards WHERE run_id = $1`, s.run.RunID)
+	if err != nil {
+		return fmt.Errorf("reading run_shards: %w", err)
+	}
+	shards, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pgShardState]) // at most shard-count rows
+	if err != nil {
+		return fmt.Errorf("reading run_shards: %w", err)
+	}
+	st := pgRunStatus(shards, shardCount)
+	_, err = tx.Exec(ctx, `UPDATE `+s.schema+`.runs SET
+		status = $2, finished_at = $3, incomplete_reason = $4, rows_read = $5, duplicates = $6,
+		unique_subjects = $7, ok = $8, not_found = $9, invalid = $10, error = $11,
+		compliant = $12, non_compliant = $13, totp = $14, face = $15, sms = $16, email = $17,
+		strong = $18, weak = $19, none = $20, coverage = $21, completeness = $22
+		WHERE run_id = $1`,
+		s.run.RunID, st.status, st.finishedAt, st.reason, st.rowsRead, st.duplicates,
+		c.Unique, c.OK, c.NotFound, c.Invalid, c.Error, c.Compliant, c.NonCompliant,
+		c.TOTP, c.Face, c.SMS, c.Email, c.Strong, c.Weak, c.None, c.Coverage(), c.Completeness())
+	if err != nil {
+		return fmt.Errorf("updating runs: %w", err)
+	}
+	return nil
+}
+
+type pgShardState struct {
+	Index      int
+	Count      int
+	Status     string
+	Reason     string
+	RowsRead   int64
+	Duplicates int64
+	FinishedAt *time.Time
+}
+
+type pgRunState struct {
+	status, reason       string
+	finishedAt           *time.Time
+	rowsRead, duplicates int64
+}
+
+// pgRunStatus derives the run's status from its shards: complete when all
+// shardCount shards are complete, running while any is running, failed when
+// one failed, incomplete otherwise (including shards never started). Rows
+// read and duplicates are per shard figures over the whole source, so the
+// run's are their maximum.
+func pgRunStatus(shards []pgShardState, count int) pgRunState {
+	if count < 1 {
+		count = 1
+	}
+	byIndex := make(map[int]pgShardState, len(shards))
+	for _, sh := range shards {
+		if sh.Count == count && sh.Index >= 0 && sh.Index < count {
+			byIndex[sh.Index] = sh
+		}
+	}
+	var st pgRunState
+	var running, problems []string
+	failed := false
+	for i := range count {
+		name := "shard " + strconv.Itoa(i) + "/" + strconv.Itoa(count)
+		sh, ok := byIndex[i]
+		if !ok {
+			problems = append(problems, name+" not started")
+			continue
+		}
+		st.rowsRead = max(st.rowsRead, sh.RowsRead)
+		st.duplicates = max(st.duplicates, sh.Duplicates)
+		if sh.FinishedAt != nil && (st.finishedAt == nil || sh.FinishedAt.After(*st.finishedAt)) {
+			st.finishedAt = sh.FinishedAt
+		}
+		switch sh.Status {
+		case "complete":
+		case "running":
+			running = append(running, name)
+		default:
+			failed = failed || sh.Status == "failed"
+			reason := sh.Reason
+			if count == 1 {
+				problems = append(problems, reason)
+			} else {
+				problems = append(problems, name+" "+sh.Status+": "+reason)
+			}
+		}
+	}
+	switch {
+	case len(running) > 0:
+		st.status, st.finishedAt = "running", nil
+		st.reason = "running"
+		if count > 1 {
+			st.reason = strings.Join(running, ", ") + " running"
+			if len(problems) > 0 {
+				st.reason += "; " + strings.Join(problems, "; ")
+			}
+		}
+	case len(problems) == 0:
+		st.status = "complete"
+	case failed:
+		st.status, st.reason = "failed", strings.Join(problems, "; ")
+	default:
+		st.status, st.reason = "incomplete", strings.Join(problems, "; ")
+	}
+	return st
+}
+
+// Prior returns the final results already stored for runID, for a resumed
+// run. It loads the keys of those results into a sorted set of 64-bit hashes
+// (8 bytes per stored subject, streamed); a lookup of a subject not in the
+// set costs no query, one in it reads its row by primary key. Safe for
+// concurrent use; it uses the sink's connections, so it must not be used
+// after Close.
+func (s *Postgres) Prior(ctx context.Context, runID string) (pipeline.Prior, error) {
+	p := &PostgresPrior{
+		pool:  s.pool,
+		runID: runID,
+		query: "SELECT " + strings.Join(pgReadColumns, ", ") + " FROM " + s.schema +
+			".results WHERE run_id = $1 AND id_type = $2 AND user_id = $3 AND outcome <> 'error'",
+	}
+	rows, err := s.pool.Query(ctx, "SELECT id_type, user_id FROM "+s.schema+
+		".results WHERE run_id = $1 AND outcome <> 'error'", runID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres output %s: loading run %s: %w", s.desc, runID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		raw := rows.RawValues()
+		p.keys = append(p.keys, pgKeyHash(raw[0], raw[1]))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres output %s: loading run %s: %w", s.desc, runID, err)
+	}
+	slices.Sort(p.keys)
+	p.keys = slices.Compact(p.keys)
+	p.keys = slices.Clip(p.keys)
+	return p, nil
+}
+
+// PostgresPrior is the pipeline.Prior of a run stored in Postgres.
+type PostgresPrior struct {
+	pool  *pgxpool.Pool
+	runID string
+	query string
+	keys  []uint64 // sorted hashes of the keys with a final outcome
+}
+
+var _ pipeline.Prior = (*PostgresPrior)(nil)
+
+// Len is the number of final results stored for the run.
+func (p *PostgresPrior) Len() int { return len(p.keys) }
+
+// Lookup returns the stored final result of subj with Resumed set; found is
+// false when the run has none (never answered, or answered with an error).
+func (p *PostgresPrior) Lookup(ctx context.Context, subj pipeline.Subject) (pipeline.Result, bool, error) {
+	h := pgKeyHash(subj.IDType, subj.UserID)
+	if _, ok := slices.BinarySearch(p.keys, h); !ok {
+		return pipeline.Result{}, false, nil
+	}
+	order := make([]string, len(subj.Attrs))
+	for i, a := range subj.Attrs {
+		order[i] = a.Key
+	}
+	r, err := pgScanResult(p.pool.QueryRow(ctx, p.query, p.runID, subj.IDType, subj.UserID), order)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pipeline.Result{}, false, nil // a hash collision
+	}
+	if err != nil {
+		return pipeline.Result{}, false, fmt.Errorf("reading the stored result of %s %q: %w", subj.IDType, subj.UserID, err)
+	}
+	r.Resumed = true
+	return r, true, nil
+}
+
+// pgKeyHash is FNV-1a 64 over id_type, a zero byte and user_id, without
+// allocating (T is string or []byte).
+func pgKeyHash[T string | []byte](idType, userID T) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(idType); i++ {
+		h = (h ^ uint64(idType[i])) * prime
+	}
+	h *= prime // the zero byte
+	for i := 0; i < len(userID); i++ {
+		h = (h ^ uint64(userID[i])) * prime
+	}
+	return h
+}
+
+// pgReadColumns are the results columns read back into a pipeline.Result.
+var pgReadColumns = []string{
+	"user_id", "id_type", "outcome", "totp", "face", "sms", "email", "factors", "mfa",
+	"compliant", "attrs", "coalesce(error, '')", "coalesce(api_code, '')",
+	"coalesce(request_id, '')", "attempts", "checked_at", "line",
+}
+
+func pgScanResult(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
+	var (
+		r         pipeline.Result
+		outcome   string
+		attrs     []byte
+		checkedAt *time.Time
+		factors   *int32
+	)
+	err := row.Scan(&r.UserID, &r.IDType, &outcome, &r.TOTP, &r.Face, &r.SMS, &r.Email, &factors,
+		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line)
+	if err != nil {
+		return r, err
+	}
+	r.Outcome = pipeline.Outcome(outcome)
+	if factors != nil {
+		n := int(*factors)
+		r.Factors = &n
+	}
+	if checkedAt != nil {
+		r.CheckedAt = checkedAt.UTC()
+	}
+	r.Attrs, err = pgDecodeAttrs(attrs, attrOrder)
+	return r, err
+}
+
+// pgDecodeAttrs turns a jsonb object back into attributes: keys in order
+// first, then the others by name (jsonb does not keep the source order).
+func pgDecodeAttrs(b []byte, order []string) (pipeline.Attrs, error) {
+	if len(b) == 0 || string(b) == "{}" {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("attrs: %w", err)
+	}
+	out := make(pipeline.Attrs, 0, len(m))
+	value := func(raw json.RawMessage) string {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+		if string(raw) == "null" {
+			return ""
+		}
+		return string(raw) // a number or object written by another tool
+	}
+	for _, k := range order {
+		if raw, ok := m[k]; ok {
+			out = append(out, pipeline.Attr{Key: k, Value: value(raw)})
+			delete(m, k)
+		}
+	}
+	rest := make([]string, 0, len(m))
+	for k := range m {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		out = append(out, pipeline.Attr{Key: k, Value: value(m[k])})
+	}
+	return out, nil
+}
+
+// pgSafeConfig drops keys that look secret and passwords inside URL values:
+// RunInfo.Config has no secrets by contract; this is a second line.
+func pgSafeConfig(c map[string]string) map[string]string {
+	out := make(map[string]string, len(c))
+	for k, v := range c {
+		u := strings.ToUpper(k)
+		if strings.Contains(u, "SECRET") || strings.Contains(u, "TOKEN") || strings.Contains(u, "PASSWORD") {
+			continue
+		}
+		if strings.Contains(v, "://") || strings.Contains(strings.ToLower(v), "password") {
+			parts := strings.Split(v, ",")
+			for i, p := range parts {
+				parts[i] = pgRedactURL(p)
+			}
+			v = strings.Join(parts, ",")
+		}
+		out[k] = v
+	}
+	return out
+}
+
+var (
+	pgURLPasswordRE = regexp.MustCompile(`(?i)(://[^:/@?#\s]*):[^@/\s]*@`)
+	pgKVPasswordRE  = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*)`)
+)
+
+// pgRedactURL returns a URL (or key=value connection string) with its
+// password removed. (sources.RedactURL is the same; kept apart so neither
+// package imports the other.)
+func pgRedactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
+		if _, has := u.User.Password(); has {
+			u.User = url.User(u.User.Username())
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Del("password")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	s := pgURLPasswordRE.ReplaceAllString(raw, "$1@")
+	return pgKVPasswordRE.ReplaceAllString(s, "password=xxxxx")
+}
+
+// pgScrubPassword replaces the password of rawURL wherever err's message
+// quotes it.
+func pgScrubPassword(err error, rawURL string) error {
+	var secrets []string
+	if u, perr := url.Parse(rawURL); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
+		if pw := u.Query().Get("password"); pw != "" {
+			secrets = append(secrets, pw)
+		}
+	}
+	for _, m := range pgURLPasswordRE.FindAllString(rawURL, -1) {
+		if i := strings.LastIndexByte(m, ':'); i > 0 {
+			secrets = append(secrets, strings.TrimSuffix(m[i+1:], "@"))
+		}
+	}
+	msg := err.Error()
+	changed := false
+	for _, s := range secrets {
+		if s != "" && strings.Contains(msg, s) {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &pgScrubbedError{msg: msg, err: err}
+}
+
+type pgScrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *pgScrubbedError) Error() string { return e.msg }
+func (e *pgScrubbedError) Unwrap() error { return e.err }
