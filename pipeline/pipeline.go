@@ -166,9 +166,23 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	if srcErr != nil {
 		r.fail(srcErr)
 	}
-	if err := ctx.Err(); err != nil {
-		r.fail(fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+	if ctx.Err() != nil {
+		r.fail(interrupted(ctx))
 	}
+}
+
+// errInterrupted marks a stop that is not a failure: a signal, or a stored
+// run that was itself incomplete.
+var errInterrupted = errors.New("interrupted")
+
+// notFailed is a stop reason that reads as its message and is errInterrupted.
+type notFailed struct{ msg string }
+
+func (e notFailed) Error() string        { return e.msg }
+func (e notFailed) Is(target error) bool { return target == errInterrupted }
+
+func interrupted(ctx context.Context) error {
+	return notFailed{"interrupted: " + context.Cause(ctx).Error()}
 }
 
 // ask produces the result of one new subject. It runs on a worker.
@@ -260,6 +274,7 @@ func (r *runner) close(ctx context.Context) (Summary, error) {
 	r.sum.Complete = r.stop == nil
 	if r.stop != nil {
 		r.sum.Incomplete = r.stop.Error()
+		r.sum.Failed = !errors.Is(r.stop, errInterrupted)
 	}
 	// Closing must happen even when ctx is cancelled: that is how the
 	// answered results reach the files.
@@ -271,7 +286,7 @@ func (r *runner) close(ctx context.Context) (Summary, error) {
 		}
 	}
 	if err != nil && r.stop == nil {
-		r.sum.Complete = false
+		r.sum.Complete, r.sum.Failed = false, true
 		r.sum.Incomplete = err.Error()
 	}
 	return r.sum, err

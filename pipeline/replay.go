@@ -19,9 +19,13 @@ type StoredCounts interface {
 // report`): every result is re-classified under policy (the stored run's
 // policy when it names one), written in the stored order, and summed into
 // the summary the sinks are closed with. The summary is complete only when
-// the stored run was and every result was read.
-func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy) (Summary, error) {
+// the stored run was and every result was read. runID, when not empty,
+// renames the run in the outputs (a migration under a new id).
+func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy, runID string) (Summary, error) {
 	run := rs.Run()
+	if runID != "" {
+		run.RunID = runID
+	}
 	if run.Policy != "" {
 		policy = run.Policy
 	}
@@ -35,7 +39,7 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy) (
 	var n int64
 	for r.stop == nil {
 		if err := ctx.Err(); err != nil {
-			r.fail(fmt.Errorf("interrupted: %w", context.Cause(ctx)))
+			r.fail(interrupted(ctx))
 			break
 		}
 		res, err := rs.Next(ctx)
@@ -61,11 +65,11 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy) (
 			r.sum.FinishedAt = fin
 		}
 	}
-	if complete, why := rs.Stored(); !complete {
+	if complete, why := rs.Stored(); !complete && r.stop == nil {
 		if why == "" {
 			why = "the stored run is not complete"
 		}
-		r.fail(errors.New(why))
+		r.fail(notFailed{why})
 	}
 	// close() stamps FinishedAt with the clock; keep the stored time.
 	fin := r.sum.FinishedAt

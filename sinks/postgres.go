@@ -54,16 +54,17 @@ type Postgres struct {
 	desc      string // URL without password
 	batchSize int
 
-	conn      *pgxpool.Conn // held for the writes: the temporary table lives on it
-	run       pipeline.RunInfo
-	shard     pipeline.Shard
-	opened    bool
-	closed    bool
-	batch     []pipeline.Result
-	written   int64
-	sqlInsert string
-	values    []any
-	attrBuf   bytes.Buffer
+	conn       *pgxpool.Conn // held for the writes: the temporary table lives on it
+	run        pipeline.RunInfo
+	shard      pipeline.Shard
+	opened     bool
+	closed     bool
+	batch      []pipeline.Result
+	batchSince time.Time // when the oldest buffered result arrived
+	written    int64
+	sqlInsert  string
+	values     []any
+	attrBuf    bytes.Buffer
 }
 
 var _ pipeline.Sink = (*Postgres)(nil)
@@ -214,14 +215,23 @@ func (s *Postgres) Open(ctx context.Context, run pipeline.RunInfo) error {
 	return nil
 }
 
-// Write buffers r and writes a batch when BatchSize results are waiting.
-// Results with Resumed set are already stored and are skipped.
+// pgFlushInterval bounds how long an answered result may wait in memory:
+// a process killed mid-run loses at most this much work (resume asks those
+// subjects again).
+const pgFlushInterval = 2 * time.Second
+
+// Write buffers r and writes a batch when BatchSize results are waiting or
+// the oldest has waited pgFlushInterval. Results with Resumed set are
+// already stored and are skipped.
 func (s *Postgres) Write(ctx context.Context, r pipeline.Result) error {
 	if r.Resumed {
 		return nil
 	}
+	if len(s.batch) == 0 {
+		s.batchSince = time.Now()
+	}
 	s.batch = append(s.batch, r)
-	if len(s.batch) >= s.batchSize {
+	if len(s.batch) >= s.batchSize || time.Since(s.batchSince) >= pgFlushInterval {
 		return s.flush(ctx)
 	}
 	return nil
@@ -381,6 +391,9 @@ func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
 		status, reason = "failed", "writing results failed: "+flushErr.Error()
 	case !sum.Complete:
 		status, reason = "incomplete", sum.Incomplete
+		if sum.Failed {
+			status = "failed"
+		}
 		if reason == "" {
 			reason = "incomplete"
 		}

@@ -156,6 +156,14 @@ func (r *ResultsPostgres) Stored() (complete bool, incomplete string) { return r
 // duplicates, finish time, status); the group breakdown is not stored.
 func (r *ResultsPostgres) Summary() pipeline.Summary { return r.stored }
 
+var _ pipeline.StoredCounts = (*ResultsPostgres)(nil)
+
+// Counts returns the stored run's rows read, duplicates, rows of other
+// shards and finish time, which results alone cannot tell.
+func (r *ResultsPostgres) Counts() (rowsRead, duplicates, otherShard int64, finishedAt time.Time) {
+	return r.stored.RowsRead, r.stored.Duplicates, r.stored.OtherShard, r.stored.FinishedAt
+}
+
 // Next returns the next stored result (Resumed is false), or pipeline.EOF.
 func (r *ResultsPostgres) Next(ctx context.Context) (pipeline.Result, error) {
 	if r.done {

@@ -193,7 +193,10 @@ func openOutputs(ctx context.Context, cfg *Config) ([]pipeline.Sink, pipeline.Pr
 			s = pg
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("AUDIT_OUTPUT %s: %w", redactURL(o.path), err))
+			if o.kind != "postgres" { // the Postgres sink names AUDIT_OUTPUT itself
+				err = fmt.Errorf("AUDIT_OUTPUT %s: %w", o.path, err)
+			}
+			errs = append(errs, err)
 			continue
 		}
 		outs = append(outs, s)

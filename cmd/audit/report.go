@@ -35,14 +35,15 @@ func (e *cmdEnv) report(args []string) int {
 
 	var rs pipeline.ResultSource
 	if isPostgresURL(cfg.ReportFrom) {
-		rs, err = sources.OpenResultsPostgres(ctx, cfg.ReportFrom, cfg.PGSchema, cfg.RunID)
-	} else {
-		rs, err = sources.OpenResultsJSONL(cfg.ReportFrom)
+		rs, err = sources.OpenResultsPostgres(ctx, cfg.ReportFrom, cfg.PGSchema, cfg.RunID) // names its variables
+	} else if rs, err = sources.OpenResultsJSONL(cfg.ReportFrom); err != nil {
+		err = fmt.Errorf("AUDIT_REPORT_FROM: %w", err)
 	}
 	if err != nil {
-		return (&job{cfg: cfg, log: log}).usage(fmt.Errorf("AUDIT_REPORT_FROM: %w", err))
+		return (&job{cfg: cfg, log: log}).usage(err)
 	}
 	defer rs.Close()
+	runID := cfg.RunID
 	if cfg.RunID == "" {
 		cfg.RunID = rs.Run().RunID
 	}
@@ -51,7 +52,7 @@ func (e *cmdEnv) report(args []string) int {
 		return (&job{cfg: cfg, log: log}).usage(err)
 	}
 	start := time.Now()
-	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.Policy(cfg.Policy))
+	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.Policy(cfg.Policy), runID)
 	code := exitCode(cfg, &sum, runErr)
 	log.Info("report written", "run_id", sum.Run.RunID, "from", redactURL(cfg.ReportFrom), "results", sum.Unique,
 		"complete", sum.Complete, "coverage_pct", pct(sum.Coverage()), "took", time.Since(start).Round(time.Millisecond).String(),

@@ -35,6 +35,9 @@ type DB struct {
 func URL(tb testing.TB) string {
 	tb.Helper()
 	u := os.Getenv(EnvVar)
+	if u == "" && os.Getenv("AUDIT_TEST_REQUIRE_ALL") != "" {
+		tb.Fatalf("%s is not set but AUDIT_TEST_REQUIRE_ALL is: the Postgres tests must run here", EnvVar)
+	}
 	if u == "" {
 		tb.Skipf("%s is not set: skipping this test against a real PostgreSQL "+
 			"(e.g. %s=postgres://postgres@127.0.0.1:5432/test)", EnvVar, EnvVar)
