@@ -52,6 +52,12 @@ func createAtomic(path string) (*atomicFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Reports are meant to be read: the usual file mode, not CreateTemp's 0600.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
 	return &atomicFile{File: f, path: path}, nil
 }
 
@@ -67,9 +73,19 @@ func (f *atomicFile) Commit(incomplete string) error {
 		return err
 	}
 	if err := os.Rename(f.Name(), f.path); err != nil {
+		os.Remove(f.Name())
 		return err
 	}
+	syncDir(filepath.Dir(f.path))
 	return MarkIncomplete(f.path, incomplete)
+}
+
+// syncDir makes a rename in dir durable; best effort.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // Abort closes and removes the temporary file.

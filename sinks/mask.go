@@ -18,11 +18,13 @@ var (
 // domain (a***@***.com); a phone number keeps its last four digits
 // (*******1234). Text without either is returned unchanged.
 func MaskPII(s string) string {
-	if s == "" || !strings.ContainsAny(s, "@0123456789") {
-		return s
+	if strings.IndexByte(s, '@') >= 0 {
+		s = emailRE.ReplaceAllStringFunc(s, maskEmail)
 	}
-	s = emailRE.ReplaceAllStringFunc(s, maskEmail)
-	return maskPhones(s)
+	if countDigits(s) >= 7 {
+		s = maskPhones(s)
+	}
+	return s
 }
 
 // maskPhones masks the phone numbers in s: candidates standing alone (not
@@ -36,7 +38,7 @@ func maskPhones(s string) string {
 	last := 0
 	for _, l := range locs {
 		i, j := l[0], l[1]
-		if (i > 0 && isWordByte(s[i-1])) || (j < len(s) && isWordByte(s[j])) || dateRE.MatchString(s[i:j]) {
+		if (i > 0 && isWordByte(s[i-1])) || (j < len(s) && isWordByte(s[j]) && !endsSentence(s, j)) || dateRE.MatchString(s[i:j]) {
 			continue
 		}
 		b.WriteString(s[last:i])
@@ -45,6 +47,22 @@ func maskPhones(s string) string {
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// endsSentence reports whether s[j] is a full stop that ends the number (a
+// "." followed by the end or a space), not a decimal point or a domain dot.
+func endsSentence(s string, j int) bool {
+	return s[j] == '.' && (j+1 == len(s) || s[j+1] == ' ' || s[j+1] == '\n')
+}
+
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 func isWordByte(c byte) bool {

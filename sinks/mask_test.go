@@ -21,6 +21,8 @@ func TestMaskPII(t *testing.T) {
 		{"+1 (415) 555-2671", "+* (***) ***-2671"},
 		{"tel:13800138000, ok", "tel:*******8000, ok"},
 		{"user 13800138000 not found (apiCode 2004)", "user *******8000 not found (apiCode 2004)"},
+		{"call 13800138000.", "call *******8000."},
+		{"version 13800138000.5", "version 13800138000.5"},
 		// Not phone numbers: ids, dates, short and long numbers.
 		{"5f8d0c3e2a1b4c6d7e8f9a0b", "5f8d0c3e2a1b4c6d7e8f9a0b"},
 		{"60b8d4a1e2f3000012345678", "60b8d4a1e2f3000012345678"},
