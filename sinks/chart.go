@@ -1,0 +1,109 @@
+package sinks
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+)
+
+// barChart is the geometry of the horizontal bar chart in the HTML report:
+// MFA strength (strong / weak / none) and the factors bound, each as a share
+// of the answered users. The template draws it as inline SVG; all text in it
+// is fixed labels and numbers.
+type barChart struct {
+	Width, Height int
+	LabelX        int // right edge of the labels (text-anchor end)
+	BarX          int // left edge of the bars
+	BarMax        int // width of a 100 % bar
+	Groups        []barGroup
+	// Desc is the chart in words, for screen readers (<desc>).
+	Desc string
+}
+
+type barGroup struct {
+	Title  string
+	TitleY int
+	Bars   []bar
+}
+
+type bar struct {
+	Label string
+	Class string // CSS class of the bar: strong, weak, none, factor
+	Count int64
+	Share float64
+	Y     int     // top of the bar
+	TextY int     // baseline of the label and value
+	W     float64 // bar width in px
+	Text  string  // value label: "52.3% · 1,234"
+	TextX float64 // x of the value label
+}
+
+const (
+	chartWidth   = 900
+	chartLabelW  = 210
+	chartBarH    = 22
+	chartGap     = 8
+	chartTitleH  = 28
+	chartValueW  = 140 // room right of a full bar for its value label
+	chartPadding = 4
+)
+
+// newBarChart lays out the chart for c.
+func newBarChart(c pipeline.Counts) barChart {
+	ch := barChart{
+		Width:  chartWidth,
+		LabelX: chartLabelW - 10,
+		BarX:   chartLabelW,
+		BarMax: chartWidth - chartLabelW - chartValueW,
+	}
+	groups := []struct {
+		title string
+		bars  []bar
+	}{
+		{"MFA strength (share of checked users)", []bar{
+			{Label: "Strong (TOTP or face)", Class: "strong", Count: c.Strong},
+			{Label: "Weak (SMS or e-mail only)", Class: "weak", Count: c.Weak},
+			{Label: "None", Class: "none", Count: c.None},
+		}},
+		{"Factors bound (share of checked users)", []bar{
+			{Label: "TOTP app", Class: "factor", Count: c.TOTP},
+			{Label: "Face", Class: "factor", Count: c.Face},
+			{Label: "SMS", Class: "factor", Count: c.SMS},
+			{Label: "E-mail", Class: "factor", Count: c.Email},
+		}},
+	}
+	y := chartPadding
+	var desc []string
+	for _, g := range groups {
+		bg := barGroup{Title: g.title, TitleY: y + 18}
+		y += chartTitleH
+		var parts []string
+		for _, b := range g.bars {
+			b.Share = c.Share(b.Count)
+			b.Y = y
+			b.TextY = y + chartBarH/2 + 5
+			b.W = round1(b.Share * float64(ch.BarMax))
+			if b.Count > 0 && b.W < 2 {
+				b.W = 2 // a non-zero share stays visible
+			}
+			b.Text = formatPercent(b.Share) + " · " + formatCount(b.Count)
+			b.TextX = round1(float64(ch.BarX) + b.W + 8)
+			bg.Bars = append(bg.Bars, b)
+			parts = append(parts, fmt.Sprintf("%s %s (%s users)", b.Label, formatPercent(b.Share), formatCount(b.Count)))
+			y += chartBarH + chartGap
+		}
+		ch.Groups = append(ch.Groups, bg)
+		desc = append(desc, g.title+": "+strings.Join(parts, ", ")+".")
+		y += chartGap
+	}
+	ch.Height = y
+	ch.Desc = strings.Join(desc, " ")
+	return ch
+}
+
+func round1(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 1, 64), 64)
+	return v
+}
