@@ -168,10 +168,10 @@ func TestRunKeepsInputOrderAndAsksOnce(t *testing.T) {
 		t.Errorf("compliance counts %+v", sum.Counts)
 	}
 	groups := sum.Groups()
-	if len(groups) != 4 { // d0, d1, d2 and (none) for the invalid rows without attributes
+	if len(groups) != 4 || groups[3].Name != NoGroup { // d0, d1, d2 and (none) for the invalid rows without attributes
 		t.Fatalf("groups %+v", groups)
 	}
-	for i := 1; i < len(groups); i++ {
+	for i := 1; i < len(groups)-1; i++ { // the last, (none), has nobody checked
 		if groups[i-1].Coverage() > groups[i].Coverage() {
 			t.Errorf("groups not sorted worst first: %+v", groups)
 		}
@@ -385,4 +385,25 @@ func (p priorMap) Lookup(ctx context.Context, s Subject) (Result, bool, error) {
 	}
 	t := true
 	return Result{UserID: s.UserID, IDType: s.IDType, Outcome: o, TOTP: &t}, true, nil
+}
+
+func TestGroupsWorstFirstUncheckedLast(t *testing.T) {
+	s := Summary{Run: RunInfo{GroupBy: "dept"}}
+	add := func(dept string, outcome Outcome, totp bool) {
+		r := Result{Outcome: outcome, TOTP: &totp, Attrs: Attrs{{"dept", dept}}}
+		r.Classify(PolicyAny)
+		s.Add(&r)
+	}
+	add("a", OutcomeOK, true)
+	add("a", OutcomeOK, false) // a: 50 %
+	add("b", OutcomeOK, false) // b: 0 %
+	add("c", OutcomeError, false)
+	add("d", OutcomeOK, true) // d: 100 %
+	var names []string
+	for _, g := range s.Groups() {
+		names = append(names, g.Name)
+	}
+	if want := []string{"b", "a", "d", "c"}; !slices.Equal(names, want) {
+		t.Errorf("groups %v, want %v", names, want)
+	}
 }

@@ -171,7 +171,8 @@ func (s *Summary) Add(r *Result) {
 }
 
 // Groups returns the breakdown by Run.GroupBy, worst coverage first (ties:
-// larger group first, then by name). Nil when no group-by is set.
+// larger group first, then by name); groups with nobody checked have no
+// coverage and come last. Nil when no group-by is set.
 func (s *Summary) Groups() []Group {
 	if len(s.groups) == 0 {
 		return nil
@@ -182,6 +183,7 @@ func (s *Summary) Groups() []Group {
 	}
 	slices.SortFunc(out, func(a, b Group) int {
 		return cmp.Or(
+			cmp.Compare(min(a.OK, 1), min(b.OK, 1))*-1,
 			cmp.Compare(a.Coverage(), b.Coverage()),
 			cmp.Compare(b.Unique, a.Unique),
 			cmp.Compare(a.Name, b.Name),
