@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mfa-audit/mfa-audit/sinks"
+)
+
+// TestDemoReportsAgreeWithJSONL runs `audit demo` and checks every figure
+// a compliance officer sees against the JSON Lines record: the workbook as
+// LibreOffice reads it (a real spreadsheet program must open our file) and
+// the HTML page.
+func TestDemoReportsAgreeWithJSONL(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"demo", "--out", out}, nil, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("demo exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	results := readJSONL(t, filepath.Join(out, "mfa-audit.jsonl"))
+	if len(results) != 410 {
+		t.Fatalf("demo wrote %d results, want the sample's 410 unique subjects", len(results))
+	}
+	var ok, notFound, invalid, unknown, compliant int
+	types := map[string]bool{}
+	for _, r := range results {
+		types[r.IDType] = true
+		switch r.Outcome {
+		case "ok":
+			ok++
+			if *r.Compliant {
+				compliant++
+			}
+		case "not_found":
+			notFound++
+		case "invalid":
+			invalid++
+		default:
+			unknown++
+		}
+	}
+	if len(types) < 8 || notFound == 0 || invalid == 0 || unknown != 0 {
+		t.Errorf("demo lacks variety: %d id types, %d not found, %d invalid, %d unknown", len(types), notFound, invalid, unknown)
+	}
+	coverage := float64(compliant) / float64(ok)
+
+	// The HTML page states the same figures.
+	page, err := os.ReadFile(filepath.Join(out, "mfa-audit.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("%.1f%%", coverage*100), ">" + strconv.Itoa(ok-compliant) + "<", ">410<"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the HTML report does not show %q", want)
+		}
+	}
+
+	soffice, err := exec.LookPath("soffice")
+	if err != nil {
+		if os.Getenv("AUDIT_TEST_REQUIRE_ALL") != "" {
+			t.Fatal("soffice is not on PATH but AUDIT_TEST_REQUIRE_ALL says this test must run (apt-get install libreoffice-calc-nogui)")
+		}
+		t.Skip("skipping the LibreOffice half: soffice is not on PATH (apt-get install libreoffice-calc-nogui)")
+	}
+	conv, profile := t.TempDir(), t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, soffice, "--headless", "--norestore", "--nolockcheck", "-env:UserInstallation=file://"+profile,
+		"--convert-to", `csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1`,
+		"--outdir", conv, filepath.Join(out, "mfa-audit.xlsx"))
+	cmd.Env = append(os.Environ(), "HOME="+profile)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("soffice: %v\n%s", err, msg)
+	}
+	sheet := func(name string) [][]string {
+		b, err := os.ReadFile(filepath.Join(conv, "mfa-audit-"+name+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := csv.NewReader(bytes.NewReader(b))
+		r.FieldsPerRecord = -1
+		recs, err := r.ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	users := sheet("Users")
+	if len(users) != len(results)+1 {
+		t.Fatalf("LibreOffice sees %d Users rows, want %d", len(users)-1, len(results))
+	}
+	for i, r := range results {
+		row := users[i+1]
+		compliantCell := ""
+		if r.Compliant != nil {
+			compliantCell = strings.ToUpper(strconv.FormatBool(*r.Compliant))
+		}
+		got := []string{row[0], row[1], row[2], row[8], row[9]}
+		want := []string{sinks.SafeCell(r.UserID), r.IDType, r.Outcome, r.MFA, compliantCell}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("Users row %d in LibreOffice %q, JSONL says %q", i+1, got, want)
+		}
+	}
+	figures := map[string]string{}
+	for _, row := range sheet("Summary") {
+		if len(row) > 1 {
+			figures[row[0]] = row[1]
+		}
+	}
+	for label, want := range map[string]string{
+		"Unique subjects":                strconv.Itoa(len(results)),
+		"Checked (ok)":                   strconv.Itoa(ok),
+		"Not found":                      strconv.Itoa(notFound),
+		"Invalid":                        strconv.Itoa(invalid),
+		"Unknown (error)":                strconv.Itoa(unknown),
+		"Compliant":                      strconv.Itoa(compliant),
+		"Non-compliant":                  strconv.Itoa(ok - compliant),
+		"Coverage (compliant ÷ checked)": fmt.Sprintf("%.2f%%", coverage*100),
+	} {
+		if figures[label] != want {
+			t.Errorf("Summary %q is %q in LibreOffice, the JSONL gives %q", label, figures[label], want)
+		}
+	}
+	if issues := sheet("Issues"); len(issues)-1 != notFound+invalid+unknown {
+		t.Errorf("Issues has %d rows, want %d", len(issues)-1, notFound+invalid+unknown)
+	}
+}
