@@ -86,20 +86,8 @@ func (c *CSV) Close(_ context.Context, s pipeline.Summary) error {
 		f.Abort()
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
-	if err := f.Commit(markerReason(&s)); err != nil {
+	if err := f.Commit(incompleteReason(&s)); err != nil {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
 	return nil
-}
-
-// markerReason is what PATH.incomplete says for the run s ended with; ""
-// for a complete run.
-func markerReason(s *pipeline.Summary) string {
-	if s.Complete {
-		return ""
-	}
-	if s.Incomplete != "" {
-		return s.Incomplete
-	}
-	return "the run did not finish"
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
 // Options are the settings shared by the file sinks.
@@ -105,4 +107,16 @@ func MarkIncomplete(path, reason string) error {
 		return nil
 	}
 	return os.WriteFile(marker, []byte("INCOMPLETE RUN: "+reason+"\n"), 0o644)
+}
+
+// incompleteReason is what PATH.incomplete (and the reports' "Incomplete
+// because") says for the run s ended with: "" for a complete run.
+func incompleteReason(s *pipeline.Summary) string {
+	if s.Complete {
+		return ""
+	}
+	if s.Incomplete != "" {
+		return s.Incomplete
+	}
+	return "the run did not finish"
 }

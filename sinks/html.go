@@ -225,17 +225,6 @@ func boundFactors(r *pipeline.Result) string {
 	return strings.Join(on, ", ")
 }
 
-// incompleteReason is what PATH.incomplete says: "" for a complete run.
-func incompleteReason(s *pipeline.Summary) string {
-	if s.Complete {
-		return ""
-	}
-	if s.Incomplete != "" {
-		return s.Incomplete
-	}
-	return "the run did not finish"
-}
-
 // status is the completeness banner shared by the HTML report and the
 // workbook, in words.
 type status struct {
@@ -340,10 +329,10 @@ func formatTime(t time.Time) string {
 // redactPasswordRE finds password=VALUE in connection strings.
 var redactPasswordRE = regexp.MustCompile(`(?i)(password|passwd|pwd|secret|token)=([^&\s;]*)`)
 
-// redact removes credentials from a configuration value: the password of
-// URLs (postgres://user:pw@host) and password=... parameters, in each
+// redactValue removes credentials from a configuration value: the password
+// of URLs (postgres://user:pw@host) and password=... parameters, in each
 // comma-separated part. Values are kept otherwise.
-func redact(v string) string {
+func redactValue(v string) string {
 	if !strings.Contains(v, "@") && !strings.Contains(strings.ToLower(v), "=") {
 		return v
 	}
@@ -387,9 +376,9 @@ func runDetails(run *pipeline.RunInfo, s *pipeline.Summary) []kv {
 	out := []kv{
 		{"Run ID", run.RunID},
 		{"Tool version", run.Version},
-		{"GenAuth host", redact(run.Host)},
+		{"GenAuth host", redactValue(run.Host)},
 		{"Machine", run.Hostname},
-		{"Source", redact(run.Source)},
+		{"Source", redactValue(run.Source)},
 		{"Shard", run.Shard.String()},
 		{"Policy", policyText(run.Policy)},
 		{"Group by", run.GroupBy},
@@ -420,7 +409,7 @@ func configDetails(cfg map[string]string) []kv {
 	slices.Sort(keys)
 	out := make([]kv, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, kv{k, redact(cfg[k])})
+		out = append(out, kv{k, redactValue(cfg[k])})
 	}
 	return out
 }
@@ -480,8 +469,8 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		Policy:           policyText(run.Policy),
 		StartedAt:        formatTime(run.StartedAt),
 		FinishedAt:       formatTime(s.FinishedAt),
-		Host:             redact(run.Host),
-		Source:           redact(run.Source),
+		Host:             redactValue(run.Host),
+		Source:           redactValue(run.Source),
 		Masked:           h.opt.MaskPII,
 		C:                s.Counts,
 		RowsRead:         s.RowsRead,

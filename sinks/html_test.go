@@ -393,8 +393,8 @@ func TestRedact(t *testing.T) {
 		"postgres://db/x?password=hunter2&sslmode=require":              "postgres://db/x?password=xxxxx&sslmode=require",
 		"testdata/users.csv": "testdata/users.csv",
 	} {
-		if got := redact(in); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		if got := redactValue(in); got != want {
+			t.Errorf("redactValue(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

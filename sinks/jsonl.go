@@ -71,7 +71,7 @@ func (j *JSONL) Close(_ context.Context, s pipeline.Summary) error {
 		f.Abort()
 		return fmt.Errorf("jsonl output %s: %w", j.path, err)
 	}
-	if err := f.Commit(markerReason(&s)); err != nil {
+	if err := f.Commit(incompleteReason(&s)); err != nil {
 		return fmt.Errorf("jsonl output %s: %w", j.path, err)
 	}
 	return nil

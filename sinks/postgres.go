@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mfa-audit/mfa-audit/internal/pgrow"
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
@@ -86,7 +85,7 @@ var pgResultColumns = []string{
 // on its connection between batches: connect directly or through a
 // session-pooling PgBouncer, not a transaction-pooling one.
 func NewPostgres(ctx context.Context, url string, opt PostgresSinkOptions) (*Postgres, error) {
-	safe := pgRedactURL(url)
+	safe := redact.URL(url)
 	if opt.Schema == "" {
 		opt.Schema = DefaultPGSchema
 	}
@@ -95,7 +94,7 @@ func NewPostgres(ctx context.Context, url string, opt PostgresSinkOptions) (*Pos
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, pgScrubPassword(fmt.Errorf("AUDIT_OUTPUT %s: not a valid Postgres URL: %w", safe, err), url)
+		return nil, redact.Error(fmt.Errorf("AUDIT_OUTPUT %s: not a valid Postgres URL: %w", safe, err), url)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		// Prior lookups run from the workers concurrently; one more for the writes.
@@ -103,11 +102,11 @@ func NewPostgres(ctx context.Context, url string, opt PostgresSinkOptions) (*Pos
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, pgScrubPassword(fmt.Errorf("AUDIT_OUTPUT %s: %w", safe, err), url)
+		return nil, redact.Error(fmt.Errorf("AUDIT_OUTPUT %s: %w", safe, err), url)
 	}
 	if err := EnsurePGSchema(ctx, pool, opt.Schema); err != nil {
 		pool.Close()
-		return nil, pgScrubPassword(fmt.Errorf("AUDIT_OUTPUT %s (AUDIT_PG_SCHEMA %s): %w", safe, opt.Schema, err), url)
+		return nil, redact.Error(fmt.Errorf("AUDIT_OUTPUT %s (AUDIT_PG_SCHEMA %s): %w", safe, opt.Schema, err), url)
 	}
 	s := &Postgres{
 		pool:      pool,
@@ -586,7 +585,7 @@ func (s *Postgres) Prior(ctx context.Context, runID string) (pipeline.Prior, err
 	p := &PostgresPrior{
 		pool:  s.pool,
 		runID: runID,
-		query: "SELECT " + strings.Join(pgReadColumns, ", ") + " FROM " + s.schema +
+		query: "SELECT " + pgrow.Columns + " FROM " + s.schema +
 			".results WHERE run_id = $1 AND id_type = $2 AND user_id = $3 AND outcome <> 'error'",
 	}
 	rows, err := s.pool.Query(ctx, "SELECT id_type, user_id FROM "+s.schema+
@@ -632,7 +631,7 @@ func (p *PostgresPrior) Lookup(ctx context.Context, subj pipeline.Subject) (pipe
 	for i, a := range subj.Attrs {
 		order[i] = a.Key
 	}
-	r, err := pgScanResult(p.pool.QueryRow(ctx, p.query, p.runID, subj.IDType, subj.UserID), order)
+	r, err := pgrow.Scan(p.pool.QueryRow(ctx, p.query, p.runID, subj.IDType, subj.UserID), order)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pipeline.Result{}, false, nil // a hash collision
 	}
@@ -658,76 +657,6 @@ func pgKeyHash[T string | []byte](idType, userID T) uint64 {
 	return h
 }
 
-// pgReadColumns are the results columns read back into a pipeline.Result.
-var pgReadColumns = []string{
-	"user_id", "id_type", "outcome", "totp", "face", "sms", "email", "factors", "mfa",
-	"compliant", "attrs", "coalesce(error, '')", "coalesce(api_code, '')",
-	"coalesce(request_id, '')", "attempts", "checked_at", "line",
-}
-
-func pgScanResult(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
-	var (
-		r         pipeline.Result
-		outcome   string
-		attrs     []byte
-		checkedAt *time.Time
-		factors   *int32
-	)
-	err := row.Scan(&r.UserID, &r.IDType, &outcome, &r.TOTP, &r.Face, &r.SMS, &r.Email, &factors,
-		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line)
-	if err != nil {
-		return r, err
-	}
-	r.Outcome = pipeline.Outcome(outcome)
-	if factors != nil {
-		n := int(*factors)
-		r.Factors = &n
-	}
-	if checkedAt != nil {
-		r.CheckedAt = checkedAt.UTC()
-	}
-	r.Attrs, err = pgDecodeAttrs(attrs, attrOrder)
-	return r, err
-}
-
-// pgDecodeAttrs turns a jsonb object back into attributes: keys in order
-// first, then the others by name (jsonb does not keep the source order).
-func pgDecodeAttrs(b []byte, order []string) (pipeline.Attrs, error) {
-	if len(b) == 0 || string(b) == "{}" {
-		return nil, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("attrs: %w", err)
-	}
-	out := make(pipeline.Attrs, 0, len(m))
-	value := func(raw json.RawMessage) string {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-		if string(raw) == "null" {
-			return ""
-		}
-		return string(raw) // a number or object written by another tool
-	}
-	for _, k := range order {
-		if raw, ok := m[k]; ok {
-			out = append(out, pipeline.Attr{Key: k, Value: value(raw)})
-			delete(m, k)
-		}
-	}
-	rest := make([]string, 0, len(m))
-	for k := range m {
-		rest = append(rest, k)
-	}
-	sort.Strings(rest)
-	for _, k := range rest {
-		out = append(out, pipeline.Attr{Key: k, Value: value(m[k])})
-	}
-	return out, nil
-}
-
 // pgSafeConfig drops keys that look secret and passwords inside URL values:
 // RunInfo.Config has no secrets by contract; this is a second line.
 func pgSafeConfig(c map[string]string) map[string]string {
@@ -740,7 +669,7 @@ func pgSafeConfig(c map[string]string) map[string]string {
 		if strings.Contains(v, "://") || strings.Contains(strings.ToLower(v), "password") {
 			parts := strings.Split(v, ",")
 			for i, p := range parts {
-				parts[i] = pgRedactURL(p)
+				parts[i] = redact.URL(p)
 			}
 			v = strings.Join(parts, ",")
 		}
@@ -748,65 +677,3 @@ func pgSafeConfig(c map[string]string) map[string]string {
 	}
 	return out
 }
-
-var (
-	pgURLPasswordRE = regexp.MustCompile(`(?i)(://[^:/@?#\s]*):[^@/\s]*@`)
-	pgKVPasswordRE  = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*)`)
-)
-
-// pgRedactURL returns a URL (or key=value connection string) with its
-// password removed. (sources.RedactURL is the same; kept apart so neither
-// package imports the other.)
-func pgRedactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.User(u.User.Username())
-		}
-		if q := u.Query(); q.Has("password") {
-			q.Del("password")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	s := pgURLPasswordRE.ReplaceAllString(raw, "$1@")
-	return pgKVPasswordRE.ReplaceAllString(s, "password=xxxxx")
-}
-
-// pgScrubPassword replaces the password of rawURL wherever err's message
-// quotes it.
-func pgScrubPassword(err error, rawURL string) error {
-	var secrets []string
-	if u, perr := url.Parse(rawURL); perr == nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
-		if pw := u.Query().Get("password"); pw != "" {
-			secrets = append(secrets, pw)
-		}
-	}
-	for _, m := range pgURLPasswordRE.FindAllString(rawURL, -1) {
-		if i := strings.LastIndexByte(m, ':'); i > 0 {
-			secrets = append(secrets, strings.TrimSuffix(m[i+1:], "@"))
-		}
-	}
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &pgScrubbedError{msg: msg, err: err}
-}
-
-type pgScrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *pgScrubbedError) Error() string { return e.msg }
-func (e *pgScrubbedError) Unwrap() error { return e.err }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mfa-audit/mfa-audit/internal/pgrow"
 	"github.com/mfa-audit/mfa-audit/internal/pgtest"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
@@ -128,7 +129,7 @@ func readRunRow(t testing.TB, db *pgtest.DB, runID string) runRow {
 // readResults reads the stored results of a run by primary key order.
 func readResults(t testing.TB, db *pgtest.DB, runID string) map[pipeline.Key]pipeline.Result {
 	t.Helper()
-	rows, err := db.Pool.Query(context.Background(), "SELECT "+strings.Join(pgReadColumns, ", ")+
+	rows, err := db.Pool.Query(context.Background(), "SELECT "+pgrow.Columns+
 		" FROM "+db.Quoted()+".results WHERE run_id = $1", runID)
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func readResults(t testing.TB, db *pgtest.DB, runID string) map[pipeline.Key]pip
 	defer rows.Close()
 	out := map[pipeline.Key]pipeline.Result{}
 	for rows.Next() {
-		r, err := pgScanResult(rows, []string{"department", "name"})
+		r, err := pgrow.Scan(rows, []string{"department", "name"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
@@ -33,10 +32,7 @@ type PostgresOptions struct {
 // of rows. Every column is requested in text form, so attributes are the
 // PostgreSQL text representation of their values (NULL is "").
 type Postgres struct {
-	conn   *pgx.Conn
-	tx     pgx.Tx
-	rows   pgx.Rows
-	cancel context.CancelFunc // aborts the query (its rows live on this context)
+	pgQuery
 
 	desc        string
 	defaultType string
@@ -47,7 +43,6 @@ type Postgres struct {
 
 	line    int64
 	peeked  *pipeline.Subject // the first row, read by OpenPostgres to surface errors early
-	done    bool
 	lastErr error
 }
 
@@ -60,36 +55,22 @@ var _ pipeline.Source = (*Postgres)(nil)
 // API call), naming the variable at fault. Errors never contain the password
 // of url.
 func OpenPostgres(ctx context.Context, url, query string, opt PostgresOptions) (*Postgres, error) {
-	safe := RedactURL(url)
+	safe := redact.URL(url)
 	if strings.TrimSpace(query) == "" {
 		return nil, fmt.Errorf("AUDIT_SOURCE_QUERY is empty: a Postgres source (AUDIT_SOURCE %s) needs the SQL that lists the subjects", safe)
 	}
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, pgScrub(fmt.Errorf("AUDIT_SOURCE %s: not a valid Postgres URL: %w", safe, err), url)
-	}
-	// The rows of the query live on qctx, which outlives ctx: it is cancelled
-	// by Close, or by the context of a Next call (or of this call) while that
-	// call waits on the server.
-	qctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
-	p := &Postgres{cancel: cancel, desc: safe, defaultType: opt.DefaultIDType, typeIdx: -1}
+	p := &Postgres{desc: safe, defaultType: opt.DefaultIDType, typeIdx: -1}
 	if p.defaultType == "" {
 		p.defaultType = "user_id"
 	}
+	qctx, stop, err := p.begin(ctx, "AUDIT_SOURCE", url, "")
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
 	fail := func(err error) (*Postgres, error) {
 		p.Close()
-		return nil, pgScrub(err, url)
-	}
-	p.conn, err = pgx.ConnectConfig(qctx, cfg)
-	if err != nil {
-		cancel()
-		return nil, pgScrub(fmt.Errorf("AUDIT_SOURCE %s: connecting: %w", safe, err), url)
-	}
-	p.tx, err = p.conn.BeginTx(qctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return fail(fmt.Errorf("AUDIT_SOURCE %s: starting a read-only transaction: %w", safe, err))
+		return nil, redact.Error(err, url)
 	}
 	// Text results for every column: attributes keep PostgreSQL's own text
 	// form whatever their type, and no value needs a Go decoder.
@@ -215,89 +196,68 @@ func (p *Postgres) Total() int64 { return -1 }
 
 // Close ends the query and the read-only transaction and closes the
 // connection. A query not read to its end is cancelled rather than drained.
-func (p *Postgres) Close() error {
-	if p.rows != nil && !p.done {
+func (p *Postgres) Close() error { return p.pgQuery.close() }
+
+// pgQuery is a query streaming from a read-only transaction on a connection
+// of its own: the Postgres source and ResultsPostgres.
+type pgQuery struct {
+	conn   *pgx.Conn
+	tx     pgx.Tx
+	rows   pgx.Rows
+	cancel context.CancelFunc // aborts the query (its rows live on this context)
+	done   bool               // rows read to their end, or failed
+}
+
+// begin connects to url (the value of the variable named by env) and starts
+// a read-only transaction at isolation level iso ("": the server's
+// default). The connection and the rows of q's queries live on qctx, which
+// outlives ctx: it is cancelled by close, or by ctx until stop is called
+// (the caller's own calls on the server cancel it with theirs). Errors name
+// env and never contain the password of url; after one, q is closed.
+func (q *pgQuery) begin(ctx context.Context, env, url string, iso pgx.TxIsoLevel) (qctx context.Context, stop func() bool, err error) {
+	safe := redact.URL(url)
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, nil, redact.Error(fmt.Errorf("%s %s: not a valid Postgres URL: %w", env, safe, err), url)
+	}
+	qctx, q.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	stop = context.AfterFunc(ctx, q.cancel)
+	q.conn, err = pgx.ConnectConfig(qctx, cfg)
+	if err != nil {
+		err = fmt.Errorf("%s %s: connecting: %w", env, safe, err)
+	} else if q.tx, err = q.conn.BeginTx(qctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: iso}); err != nil {
+		err = fmt.Errorf("%s %s: starting a read-only transaction: %w", env, safe, err)
+	}
+	if err != nil {
+		stop()
+		q.close()
+		return nil, nil, redact.Error(err, url)
+	}
+	return qctx, stop, nil
+}
+
+// close ends the query and the transaction and closes the connection. A
+// query not read to its end is cancelled rather than drained.
+func (q *pgQuery) close() error {
+	if q.rows != nil && !q.done {
 		// rows.Close would read every remaining row: cancel instead; the
 		// connection is then closed as broken, which also ends the
 		// transaction on the server.
-		p.cancel()
+		q.cancel()
 	}
-	if p.rows != nil {
-		p.rows.Close()
+	if q.rows != nil {
+		q.rows.Close()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if p.tx != nil && !p.conn.IsClosed() {
-		_ = p.tx.Rollback(ctx) // read only: nothing to keep
+	ctx := context.Background()
+	if q.tx != nil && !q.conn.IsClosed() {
+		_ = q.tx.Rollback(ctx) // read only: nothing to keep
 	}
 	var err error
-	if p.conn != nil {
-		err = p.conn.Close(ctx)
+	if q.conn != nil {
+		err = q.conn.Close(ctx)
 	}
-	p.cancel()
+	if q.cancel != nil {
+		q.cancel()
+	}
 	return err
 }
-
-var (
-	pgURLPasswordRE = regexp.MustCompile(`(?i)(://[^:/@?#\s]*):[^@/\s]*@`)
-	pgKVPasswordRE  = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]*)`)
-)
-
-// RedactURL returns a Postgres URL (or key=value connection string) with its
-// password removed, for logs, reports and errors.
-func RedactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
-		if _, has := u.User.Password(); has {
-			u.User = url.User(u.User.Username())
-		}
-		if q := u.Query(); q.Has("password") {
-			q.Del("password")
-			u.RawQuery = q.Encode()
-		}
-		return u.String()
-	}
-	s := pgURLPasswordRE.ReplaceAllString(raw, "$1@")
-	return pgKVPasswordRE.ReplaceAllString(s, "password=xxxxx")
-}
-
-// pgScrub returns err with every occurrence of the password of rawURL
-// replaced, in case a driver error quoted the connection string.
-func pgScrub(err error, rawURL string) error {
-	if err == nil {
-		return nil
-	}
-	var secrets []string
-	if u, perr := url.Parse(rawURL); perr == nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
-		if pw := u.Query().Get("password"); pw != "" {
-			secrets = append(secrets, pw)
-		}
-	}
-	for _, m := range pgURLPasswordRE.FindAllStringSubmatch(rawURL, -1) {
-		if i := strings.LastIndexByte(m[0], ':'); i > 0 {
-			secrets = append(secrets, strings.TrimSuffix(m[0][i+1:], "@"))
-		}
-	}
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if len(s) >= 1 && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-			changed = true
-		}
-	}
-	if !changed {
-		return err
-	}
-	return &pgScrubbedError{msg: msg, err: err}
-}
-
-type pgScrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *pgScrubbedError) Error() string { return e.msg }
-func (e *pgScrubbedError) Unwrap() error { return e.err }

@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mfa-audit/mfa-audit/internal/pgrow"
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
@@ -18,16 +19,12 @@ import (
 // merged in input order (line, then id_type and user_id), streamed from a
 // read-only transaction whose snapshot also holds the runs row read at open.
 type ResultsPostgres struct {
-	conn   *pgx.Conn
-	tx     pgx.Tx
-	rows   pgx.Rows
-	cancel context.CancelFunc
+	pgQuery
 
 	run      pipeline.RunInfo
 	stored   pipeline.Summary
 	complete bool
 	reason   string
-	done     bool
 	lastErr  error
 }
 
@@ -37,34 +34,23 @@ var _ pipeline.ResultSource = (*ResultsPostgres)(nil)
 // database at url (AUDIT_REPORT_FROM). An unknown run id is an error naming
 // AUDIT_RUN_ID; errors never contain the password of url.
 func OpenResultsPostgres(ctx context.Context, url, schema, runID string) (*ResultsPostgres, error) {
-	safe := RedactURL(url)
+	safe := redact.URL(url)
 	if schema == "" {
 		schema = "mfa_audit"
 	}
 	if runID == "" {
 		return nil, errors.New("AUDIT_RUN_ID is empty: audit report needs the id of the stored run")
 	}
-	cfg, err := pgx.ParseConfig(url)
+	r := &ResultsPostgres{}
+	// Repeatable read: the runs row and the results come from one snapshot.
+	qctx, stop, err := r.begin(ctx, "AUDIT_REPORT_FROM", url, pgx.RepeatableRead)
 	if err != nil {
-		return nil, pgScrub(fmt.Errorf("AUDIT_REPORT_FROM %s: not a valid Postgres URL: %w", safe, err), url)
+		return nil, err
 	}
-	qctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
-	r := &ResultsPostgres{cancel: cancel}
 	fail := func(err error) (*ResultsPostgres, error) {
 		r.Close()
-		return nil, pgScrub(err, url)
-	}
-	r.conn, err = pgx.ConnectConfig(qctx, cfg)
-	if err != nil {
-		cancel()
-		return nil, pgScrub(fmt.Errorf("AUDIT_REPORT_FROM %s: connecting: %w", safe, err), url)
-	}
-	// Repeatable read: the runs row and the results come from one snapshot.
-	r.tx, err = r.conn.BeginTx(qctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		return fail(fmt.Errorf("AUDIT_REPORT_FROM %s: starting a read-only transaction: %w", safe, err))
+		return nil, redact.Error(err, url)
 	}
 	s := pgx.Identifier{schema}.Sanitize()
 	var exists bool
@@ -94,7 +80,7 @@ func OpenResultsPostgres(ctx context.Context, url, schema, runID string) (*Resul
 			return fail(fmt.Errorf("AUDIT_REPORT_FROM %s: reading attribute names: %w", safe, err))
 		}
 	}
-	r.rows, err = r.tx.Query(qctx, "SELECT "+resultsReadColumns+" FROM "+s+
+	r.rows, err = r.tx.Query(qctx, "SELECT "+pgrow.Columns+" FROM "+s+
 		".results WHERE run_id = $1 ORDER BY line, id_type, user_id", runID)
 	if err != nil {
 		return fail(fmt.Errorf("AUDIT_REPORT_FROM %s: reading results: %w", safe, err))
@@ -182,7 +168,7 @@ func (r *ResultsPostgres) Next(ctx context.Context) (pipeline.Result, error) {
 		}
 		return pipeline.Result{}, pipeline.EOF
 	}
-	res, err := scanStoredResult(r.rows, r.run.AttrNames)
+	res, err := pgrow.Scan(r.rows, r.run.AttrNames)
 	if err != nil {
 		r.done = true
 		r.lastErr = fmt.Errorf("AUDIT_REPORT_FROM: reading results of run %s: %w", r.run.RunID, err)
@@ -193,92 +179,4 @@ func (r *ResultsPostgres) Next(ctx context.Context) (pipeline.Result, error) {
 
 // Close ends the transaction and closes the connection; results not read
 // are not fetched.
-func (r *ResultsPostgres) Close() error {
-	if r.rows != nil && !r.done {
-		r.cancel() // rows.Close would drain the rest
-	}
-	if r.rows != nil {
-		r.rows.Close()
-	}
-	ctx := context.Background()
-	if r.tx != nil && !r.conn.IsClosed() {
-		_ = r.tx.Rollback(ctx)
-	}
-	var err error
-	if r.conn != nil {
-		err = r.conn.Close(ctx)
-	}
-	r.cancel()
-	return err
-}
-
-// resultsReadColumns must match scanStoredResult (and the results table of
-// sinks/pgschema.go).
-const resultsReadColumns = `user_id, id_type, outcome, totp, face, sms, email, factors, mfa,
-	compliant, attrs, coalesce(error, ''), coalesce(api_code, ''), coalesce(request_id, ''),
-	attempts, checked_at, line`
-
-func scanStoredResult(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
-	var (
-		r         pipeline.Result
-		outcome   string
-		attrs     []byte
-		checkedAt *time.Time
-		factors   *int32
-	)
-	err := row.Scan(&r.UserID, &r.IDType, &outcome, &r.TOTP, &r.Face, &r.SMS, &r.Email, &factors,
-		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line)
-	if err != nil {
-		return r, err
-	}
-	r.Outcome = pipeline.Outcome(outcome)
-	if factors != nil {
-		n := int(*factors)
-		r.Factors = &n
-	}
-	if checkedAt != nil {
-		r.CheckedAt = checkedAt.UTC()
-	}
-	r.Attrs, err = decodeStoredAttrs(attrs, attrOrder)
-	return r, err
-}
-
-// decodeStoredAttrs turns a jsonb object back into attributes in the order
-// of the run's attribute names, then any others by name.
-func decodeStoredAttrs(b []byte, order []string) (pipeline.Attrs, error) {
-	if len(b) == 0 || string(b) == "{}" {
-		return nil, nil
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("attrs: %w", err)
-	}
-	value := func(raw json.RawMessage) string {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return s
-		}
-		if string(raw) == "null" {
-			return ""
-		}
-		return string(raw)
-	}
-	out := make(pipeline.Attrs, 0, len(m))
-	for _, k := range order {
-		if raw, ok := m[k]; ok {
-			out = append(out, pipeline.Attr{Key: k, Value: value(raw)})
-			delete(m, k)
-		}
-	}
-	if len(m) > 0 {
-		rest := make([]string, 0, len(m))
-		for k := range m {
-			rest = append(rest, k)
-		}
-		sort.Strings(rest)
-		for _, k := range rest {
-			out = append(out, pipeline.Attr{Key: k, Value: value(m[k])})
-		}
-	}
-	return out, nil
-}
+func (r *ResultsPostgres) Close() error { return r.pgQuery.close() }

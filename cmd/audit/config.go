@@ -13,6 +13,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
@@ -191,7 +192,7 @@ func (c *Config) resolve(envMap map[string]string) error {
 		}
 		kind := outputKind(o)
 		if kind == "" {
-			bad("AUDIT_OUTPUT", "%q: unknown kind (want *.xlsx, *.html, *.csv, *.jsonl or postgres://...)", redactURL(o))
+			bad("AUDIT_OUTPUT", "%q: unknown kind (want *.xlsx, *.html, *.csv, *.jsonl or postgres://...)", redact.URL(o))
 			continue
 		}
 		c.outputs = append(c.outputs, output{kind: kind, path: o})
@@ -265,18 +266,6 @@ func validRunID(id string) bool {
 	return true
 }
 
-// redactURL removes a password from a URL for messages and reports.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
-}
-
 // public returns the configuration for reports and the runs row: every
 // variable that is set or defaulted, without secrets, URLs redacted.
 func (c *Config) public() map[string]string {
@@ -296,7 +285,7 @@ func (c *Config) public() map[string]string {
 		if strings.Contains(name, "SOURCE") || strings.Contains(name, "OUTPUT") || strings.Contains(name, "REPORT_FROM") {
 			parts := strings.Split(val, ",")
 			for j := range parts {
-				parts[j] = redactURL(parts[j])
+				parts[j] = redact.URL(parts[j])
 			}
 			val = strings.Join(parts, ",")
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 	"github.com/mfa-audit/mfa-audit/sources"
 )
@@ -54,7 +55,7 @@ func (e *cmdEnv) report(args []string) int {
 	start := time.Now()
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.Policy(cfg.Policy), runID)
 	code := exitCode(cfg, &sum, runErr)
-	log.Info("report written", "run_id", sum.Run.RunID, "from", redactURL(cfg.ReportFrom), "results", sum.Unique,
+	log.Info("report written", "run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
 		"complete", sum.Complete, "coverage_pct", pct(sum.Coverage()), "took", time.Since(start).Round(time.Millisecond).String(),
 		"exit_code", code)
 	if !sum.Complete {
