@@ -48,6 +48,8 @@ type Client struct {
 	secret        string
 	tenantID      string
 	userAgent     string
+	uaHeader      []string // shared header values, read-only
+	tenantHeader  []string
 	timeout       time.Duration
 	retries       int
 	maxRetryAfter time.Duration
@@ -115,6 +117,8 @@ func New(cfg Config) (*Client, error) {
 		secret:        cfg.AccessKeySecret,
 		tenantID:      cfg.TenantID,
 		userAgent:     cfg.UserAgent,
+		uaHeader:      []string{cfg.UserAgent},
+		tenantHeader:  []string{cfg.TenantID},
 		timeout:       cfg.Timeout,
 		retries:       cfg.Retries,
 		maxRetryAfter: cfg.MaxRetryAfter,
@@ -459,6 +463,13 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 
 // attempt makes one HTTP request within the per-attempt timeout and reads
 // the whole answer.
+// Header values every request shares; read-only.
+var (
+	hdrAcceptJSON  = []string{"application/json"}
+	hdrLang        = []string{"en-US"}
+	hdrContentJSON = []string{"application/json;charset=UTF-8"}
+)
+
 func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answer {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -474,23 +485,25 @@ func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answ
 	if err != nil {
 		return answer{err: err}
 	}
-	h := hreq.Header
-	h.Set("Accept", "application/json")
-	h.Set("User-Agent", c.userAgent)
-	h.Set("x-authing-sdk-version", c.userAgent)
-	h.Set("x-authing-lang", "en-US")
-	h.Set("x-genauth-lang", "en-US")
+	// Canonical keys and values built once: net/http only reads them.
+	h := make(http.Header, 10)
+	h["Accept"] = hdrAcceptJSON
+	h["User-Agent"] = c.uaHeader
+	h["X-Authing-Sdk-Version"] = c.uaHeader
+	h["X-Authing-Lang"] = hdrLang
+	h["X-Genauth-Lang"] = hdrLang
 	if req.body != nil {
-		h.Set("Content-Type", "application/json;charset=UTF-8")
+		h["Content-Type"] = hdrContentJSON
 	}
 	if req.auth {
-		h.Set("Authorization", "Bearer "+tok.token)
-		h.Set("x-authing-userpool-id", tok.poolID)
-		h.Set("x-genauth-userpool-id", tok.poolID)
+		h["Authorization"] = tok.authHeader
+		h["X-Authing-Userpool-Id"] = tok.poolHeader
+		h["X-Genauth-Userpool-Id"] = tok.poolHeader
 		if c.tenantID != "" {
-			h.Set("x-authing-app-tenant-id", c.tenantID)
+			h["X-Authing-App-Tenant-Id"] = c.tenantHeader
 		}
 	}
+	hreq.Header = h
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		return answer{err: unwrapURLError(err)}

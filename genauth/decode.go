@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // errMalformed marks an answer the client could not make sense of: not
@@ -31,6 +32,44 @@ type envelope struct {
 	Data       json.RawMessage // nil when absent or null
 }
 
+// rawEnvelope is the frame of an answer before its values are read.
+type rawEnvelope struct {
+	StatusCode json.RawMessage `json:"statusCode"`
+	Message    json.RawMessage `json:"message"`
+	APICode    json.RawMessage `json:"apiCode"`
+	RequestID  json.RawMessage `json:"requestId"`
+	Data       json.RawMessage `json:"data"`
+}
+
+// scan fills e from b with scanObject; false means: use encoding/json.
+func (e *rawEnvelope) scan(b []byte) bool {
+	fields := [...]struct {
+		name string
+		dst  *json.RawMessage
+	}{{"statusCode", &e.StatusCode}, {"message", &e.Message}, {"apiCode", &e.APICode}, {"requestId", &e.RequestID}, {"data", &e.Data}}
+	return scanFields(b, fields[:])
+}
+
+// scanFields walks object b and stores the raw values of the named members.
+// It reports false when b is not an object it can walk or a key might
+// match a name only as encoding/json folds case.
+func scanFields(b []byte, fields []struct {
+	name string
+	dst  *json.RawMessage
+}) bool {
+	sure := true
+	ok := scanObject(b, func(key, val []byte) {
+		for _, f := range fields {
+			equal, ambiguous := exactKey(key, f.name)
+			if equal {
+				*f.dst = val
+			}
+			sure = sure && !ambiguous
+		}
+	})
+	return ok && sure
+}
+
 // decodeEnvelope reads the frame of an answer. It never fails on a field of
 // an unexpected kind except statusCode, which decides everything else.
 func decodeEnvelope(body []byte) (envelope, error) {
@@ -42,15 +81,12 @@ func decodeEnvelope(body []byte) (envelope, error) {
 	if trimmed[0] != '{' {
 		return env, malformed("not a JSON object (%d bytes)", len(body))
 	}
-	var raw struct {
-		StatusCode json.RawMessage `json:"statusCode"`
-		Message    json.RawMessage `json:"message"`
-		APICode    json.RawMessage `json:"apiCode"`
-		RequestID  json.RawMessage `json:"requestId"`
-		Data       json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(trimmed, &raw); err != nil {
-		return env, malformed("invalid JSON (%d bytes): %v", len(body), jsonErrText(err))
+	var raw rawEnvelope
+	if !raw.scan(trimmed) {
+		raw = rawEnvelope{}
+		if err := json.Unmarshal(trimmed, &raw); err != nil {
+			return env, malformed("invalid JSON (%d bytes): %v", len(body), jsonErrText(err))
+		}
 	}
 	if n, ok, err := flexInt(raw.StatusCode); err != nil {
 		return env, malformed("statusCode: %v", err)
@@ -81,6 +117,16 @@ func jsonErrText(err error) string {
 		return "truncated"
 	}
 	return "invalid"
+}
+
+// plainString returns the text of a JSON string token without escapes
+// without calling the decoder (the answers' strings almost never have
+// any). t comes from a document json.Unmarshal already accepted.
+func plainString(t []byte) (string, bool) {
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' || bytes.IndexByte(t, '\\') >= 0 || !utf8.Valid(t) {
+		return "", false // escapes, or invalid UTF-8 that the decoder replaces
+	}
+	return string(t[1 : len(t)-1]), true
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -132,6 +178,9 @@ func flexString(raw json.RawMessage) string {
 		return ""
 	}
 	t := bytes.TrimSpace(raw)
+	if s, ok := plainString(t); ok {
+		return s
+	}
 	if t[0] == '"' {
 		var s string
 		if json.Unmarshal(t, &s) == nil {
@@ -174,8 +223,15 @@ func decodeMFA(data json.RawMessage) (MFAInfo, error) {
 		return info, malformed("data is not an object")
 	}
 	var d mfaData
-	if err := json.Unmarshal(data, &d); err != nil {
-		return info, malformed("data: %v", jsonErrText(err))
+	members := [...]struct {
+		name string
+		dst  *json.RawMessage
+	}{{"totpStatus", &d.TOTP}, {"faceMfaStatus", &d.Face}, {"smsMfaStatus", &d.SMS}, {"emailMfaStatus", &d.Email}}
+	if !scanFields(data, members[:]) {
+		d = mfaData{}
+		if err := json.Unmarshal(data, &d); err != nil {
+			return info, malformed("data: %v", jsonErrText(err))
+		}
 	}
 	fields := []struct {
 		name string
@@ -210,9 +266,11 @@ func parseStatus(raw json.RawMessage) (*bool, error) {
 	case string(t) == "false":
 		v = false
 	case t[0] == '"':
-		var s string
-		if err := json.Unmarshal(t, &s); err != nil {
-			return nil, fmt.Errorf("bad string %s", short(raw))
+		s, ok := plainString(t)
+		if !ok {
+			if err := json.Unmarshal(t, &s); err != nil {
+				return nil, fmt.Errorf("bad string %s", short(raw))
+			}
 		}
 		switch strings.ToLower(strings.TrimSpace(s)) {
 		case "enabled", "true":

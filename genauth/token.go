@@ -22,6 +22,9 @@ type tokenState struct {
 	poolID    string    // for the x-*-userpool-id headers
 	expiry    time.Time // the server stops accepting it
 	refreshAt time.Time // renew from then on
+	// The header values built once per token and shared by every request
+	// (net/http only reads them).
+	authHeader, poolHeader []string
 }
 
 func (s tokenState) validAt(now time.Time) bool { return s.token != "" && now.Before(s.expiry) }
@@ -162,10 +165,12 @@ func (ts *tokenSource) stateFor(x exchanged) tokenState {
 		poolID = ts.defPoolID
 	}
 	return tokenState{
-		token:     x.token,
-		poolID:    poolID,
-		expiry:    x.sentAt.Add(life),
-		refreshAt: x.sentAt.Add(life - margin),
+		token:      x.token,
+		poolID:     poolID,
+		expiry:     x.sentAt.Add(life),
+		refreshAt:  x.sentAt.Add(life - margin),
+		authHeader: []string{"Bearer " + x.token},
+		poolHeader: []string{poolID},
 	}
 }
 

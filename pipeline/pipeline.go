@@ -35,8 +35,12 @@ type Options struct {
 	// same run; those subjects are not asked again.
 	Prior    Prior
 	Progress *Progress // optional live counters for a progress display
-	Logger   *slog.Logger
-	Now      func() time.Time // default time.Now
+	// OnDedupeGrow, when set, is told the size in bytes of the
+	// de-duplication table each time it grows: the one part of a run
+	// whose memory grows with the number of subjects (12 bytes a slot).
+	OnDedupeGrow func(bytes int64)
+	Logger       *slog.Logger
+	Now          func() time.Time // default time.Now
 }
 
 // Progress are live counters a progress display may read while Run works.
@@ -131,6 +135,7 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	defer cancel()
 	st := stream.New().WithMaxGoroutines(r.opt.Window)
 	seen := newSeen()
+	seen.onGrow = r.opt.OnDedupeGrow
 	var srcErr error
 	for !r.stopped.Load() && askCtx.Err() == nil {
 		subj, err := src.Next(askCtx)

@@ -48,10 +48,18 @@ func bareLoop(ctx context.Context, base, poolID, secret string, c, n int, prefix
 	if err != nil {
 		return bareResult{}, err
 	}
+	// The same request the API contract asks of the audit client
+	// (genauth-api.md: both pool headers, language, SDK version, agent),
+	// so that the loop and the job make the same calls.
 	hdr := http.Header{
 		"Authorization":         {"Bearer " + tok},
 		"X-Authing-Userpool-Id": {poolID},
 		"X-Genauth-Userpool-Id": {poolID},
+		"Accept":                {"application/json"},
+		"User-Agent":            {"mfa-audit/bench"},
+		"X-Authing-Sdk-Version": {"mfa-audit/bench"},
+		"X-Authing-Lang":        {"en-US"},
+		"X-Genauth-Lang":        {"en-US"},
 	}
 	prefixURL := base + pathMFAInfo + "?userIdType=user_id&userId=" + prefix
 
