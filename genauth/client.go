@@ -235,7 +235,7 @@ func (c *Client) GetUserMFAInfo(ctx context.Context, idType, userID string) (MFA
 		op:     opMFAInfo,
 		method: http.MethodGet,
 		path:   pathMFAInfo,
-		query:  url.Values{"userId": {userID}, "userIdType": {idType}},
+		query:  "userId=" + url.QueryEscape(userID) + "&userIdType=" + url.QueryEscape(idType),
 		auth:   true,
 	}
 	env, attempts, err := c.do(ctx, req, func(env envelope) error {
@@ -301,7 +301,7 @@ type request struct {
 	op     string
 	method string
 	path   string
-	query  url.Values
+	query  string // encoded, without the "?"
 	body   []byte // nil: no body
 	// auth marks a management call: it carries the token, takes a limiter
 	// token and an in-flight slot per attempt, and counts in Stats.
@@ -474,8 +474,8 @@ func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answ
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := c.base + req.path
-	if len(req.query) > 0 {
-		u += "?" + req.query.Encode()
+	if req.query != "" {
+		u += "?" + req.query
 	}
 	var body io.Reader
 	if req.body != nil {
