@@ -323,7 +323,7 @@ type answer struct {
 // envelope of the success and the number of HTTP attempts.
 func (c *Client) do(ctx context.Context, req *request, decode func(envelope) error) (envelope, int, error) {
 	attempts, retry := 0, 0
-	refreshed := false
+	unauthorized := 0 // 401s in a row
 	for {
 		if err := ctx.Err(); err != nil {
 			return envelope{}, attempts, canceledError(req.op, attempts, err)
@@ -428,10 +428,15 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 				return envelope{}, attempts, fail(ClassAuth, c.refusedMessage(j.message))
 			}
 			c.tok.invalidate(tok.token)
-			if refreshed {
+			// A token can expire early on the server's side (or while this
+			// request slept in backoff): renew it and retry. Credentials
+			// are refused when a token fresh from the exchange is rejected
+			// right after a renewal, or after three renewals in a row.
+			unauthorized++
+			fresh := req.sentAt.Sub(tok.obtained) < freshToken
+			if unauthorized >= 3 || (unauthorized >= 2 && fresh) {
 				return envelope{}, attempts, fail(ClassAuth, "token rejected again after a refresh: "+orDefault(j.message, "unauthorized"))
 			}
-			refreshed = true
 			c.log.Debug("genauth: token rejected, renewing it and retrying", slog.String("op", req.op),
 				slog.Int("attempt", attempts))
 			continue
@@ -443,6 +448,7 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 		}
 
 		// verdictRetry
+		unauthorized = 0
 		if retry >= c.retries {
 			msg := j.message
 			if !req.auth {
@@ -461,8 +467,10 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 	}
 }
 
-// attempt makes one HTTP request within the per-attempt timeout and reads
-// the whole answer.
+// freshToken is how young a token must be for a 401 on it to mean that
+// the credentials, not the token's age, are refused.
+const freshToken = time.Second
+
 // Header values every request shares; read-only.
 var (
 	hdrAcceptJSON  = []string{"application/json"}
@@ -470,6 +478,8 @@ var (
 	hdrContentJSON = []string{"application/json;charset=UTF-8"}
 )
 
+// attempt makes one HTTP request within the per-attempt timeout and reads
+// the whole answer.
 func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answer {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

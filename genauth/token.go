@@ -20,6 +20,7 @@ const maxRefreshMargin = 5 * time.Minute
 type tokenState struct {
 	token     string
 	poolID    string    // for the x-*-userpool-id headers
+	obtained  time.Time // when the exchange that made it was sent
 	expiry    time.Time // the server stops accepting it
 	refreshAt time.Time // renew from then on
 	// The header values built once per token and shared by every request
@@ -167,6 +168,7 @@ func (ts *tokenSource) stateFor(x exchanged) tokenState {
 	return tokenState{
 		token:      x.token,
 		poolID:     poolID,
+		obtained:   x.sentAt,
 		expiry:     x.sentAt.Add(life),
 		refreshAt:  x.sentAt.Add(life - margin),
 		authHeader: []string{"Bearer " + x.token},

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -432,6 +433,62 @@ func TestExchangeWaitersAndCancellation(t *testing.T) {
 		synctest.Wait()
 		if !errors.Is(ctxErr(), context.Canceled) {
 			t.Errorf("exchange with no one waiting: ctx err %v, want canceled", ctxErr())
+		}
+	})
+}
+
+// TestTokenExpiringDuringBackoffIsRenewed: a server that expires tokens
+// early (it promised 7200 s) rejects the token again after a long backoff.
+// That is the token's age, not refused credentials: renew and go on.
+func TestTokenExpiringDuringBackoffIsRenewed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		api := &fakeAPI{}
+		api.mfa = func(w http.ResponseWriter, r *http.Request) {
+			switch n.Add(1) {
+			case 1: // the first token has expired
+				writeJSON(w, 200, `{"statusCode":401,"message":"token expired"}`)
+			case 2: // throttled: wait 20 s, longer than this server's tokens live
+				w.Header().Set("Retry-After", "20")
+				writeJSON(w, 429, "")
+			case 3: // so the renewed token has expired too
+				writeJSON(w, 401, `{"statusCode":401,"message":"token expired"}`)
+			default:
+				if !api.authorized(r) {
+					t.Error("a stale token after the renewal")
+				}
+				writeJSON(w, 200, mfaOK)
+			}
+		}
+		c := newTestClient(t, Config{}, api)
+		mustAuth(t, c)
+		time.Sleep(5 * time.Second) // the first token is no longer fresh
+		info, err := c.GetUserMFAInfo(context.Background(), "user_id", "u1")
+		if err != nil {
+			t.Fatalf("GetUserMFAInfo: %v", err)
+		}
+		if info.Attempts != 4 || c.Stats().TokenExchanges != 3 {
+			t.Errorf("attempts %d, exchanges %d; want 4 and 3", info.Attempts, c.Stats().TokenExchanges)
+		}
+	})
+}
+
+// TestFreshTokenRejectedTwiceIsRefused: a token straight from the exchange
+// rejected right after a renewal means the credentials are refused.
+func TestFreshTokenRejectedTwiceIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		api := &fakeAPI{}
+		api.mfa = func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, `{"statusCode":401,"message":"unauthorized"}`)
+		}
+		c := newTestClient(t, Config{}, api)
+		mustAuth(t, c)
+		_, err := c.GetUserMFAInfo(context.Background(), "user_id", "u1")
+		if ErrorClass(err) != ClassAuth {
+			t.Fatalf("err %v, want ClassAuth", err)
+		}
+		if got := c.Stats().Requests; got != 2 {
+			t.Errorf("%d attempts before giving up, want 2", got)
 		}
 	})
 }
