@@ -73,19 +73,7 @@ func (e *Error) format() string {
 
 // classText is the class as words for messages ("not found", not "not_found").
 func classText(c Class) string {
-	switch c {
-	case ClassNotFound:
-		return "not found"
-	case ClassInvalid:
-		return "invalid"
-	case ClassRetryable:
-		return "retryable"
-	case ClassFatal:
-		return "fatal"
-	case ClassAuth:
-		return "auth"
-	}
-	return c.String()
+	return strings.ReplaceAll(c.String(), "_", " ")
 }
 
 // ErrorClass returns the Class of err when it is (or wraps) an *Error, and 0

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -114,7 +115,7 @@ func csvQuote(s string) string {
 // expected is the truth for a subject under a Synthesize server.
 func expected(k subjectKey) string {
 	switch {
-	case k.id == "" || !contains([]string{"user_id", "email", "phone", "username", "external_id", "identity", "sync_relation"}, k.typ):
+	case k.id == "" || !slices.Contains([]string{"user_id", "email", "phone", "username", "external_id", "identity", "sync_relation"}, k.typ):
 		return "invalid"
 	case !genauthtest.WellFormed(k.typ, k.id):
 		return "invalid"
@@ -124,15 +125,6 @@ func expected(k subjectKey) string {
 		return "not_found"
 	}
 	return "ok"
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 type jsonResult struct {
