@@ -256,7 +256,7 @@ func (r *runner) deliver(res Result, err error, cancel context.CancelFunc) {
 		if r.failed[i] {
 			continue
 		}
-		if werr := s.Write(context.WithoutCancel(context.Background()), res); werr != nil {
+		if werr := s.Write(context.Background(), res); werr != nil {
 			r.failed[i] = true
 			r.fail(fmt.Errorf("writing output: %w", werr))
 			cancel()

@@ -317,10 +317,14 @@ func TestExitCodes(t *testing.T) {
 			t.Error("secret shown")
 		}
 	})
-	t.Run("2 unreadable source", func(t *testing.T) {
-		code, log := runAudit(t, append(base, "AUDIT_SOURCE=/nonexistent/users.csv"), "run")
-		if code != 2 || !strings.Contains(log, "AUDIT_SOURCE") {
+	t.Run("2 unreadable source and unwritable output, before any API call", func(t *testing.T) {
+		srv.ResetCounters()
+		code, log := runAudit(t, append(base, "AUDIT_SOURCE=/nonexistent/users.csv", "AUDIT_OUTPUT=/proc/no/such/dir/a.jsonl"), "run")
+		if code != 2 || !strings.Contains(log, "AUDIT_SOURCE") || !strings.Contains(log, "AUDIT_OUTPUT") {
 			t.Fatalf("exit %d\n%s", code, log)
+		}
+		if c := srv.Counters(); c.TokenCalls != 0 || c.Requests != 0 {
+			t.Errorf("%d token and %d MFA calls despite the configuration errors", c.TokenCalls, c.Requests)
 		}
 	})
 	t.Run("1 more unknowns than AUDIT_MAX_UNKNOWN", func(t *testing.T) {

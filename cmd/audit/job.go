@@ -50,28 +50,47 @@ func (j *job) execute(ctx context.Context) int {
 		UserAgent:       "mfa-audit/" + toolVersion(),
 		Logger:          j.log,
 	})
+	// Everything that can be checked without the API is checked first and
+	// reported together: the host, every output, a file or SQL source.
+	var problems []error
 	if err != nil {
-		return j.usage(fmt.Errorf("GENAUTH_HOST: %w", err))
+		problems = append(problems, fmt.Errorf("GENAUTH_HOST: %w", err))
 	}
-
 	outs, prior, err := openOutputs(ctx, cfg)
 	if err != nil {
-		return j.usage(err)
+		problems = append(problems, err)
+	}
+	var src pipeline.Source
+	if cfg.Source != poolSource {
+		if src, err = j.openSource(ctx, nil); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	abandon := func() {
+		closeAll(outs)
+		if src != nil {
+			src.Close()
+		}
+	}
+	if len(problems) > 0 {
+		abandon()
+		return j.usage(errors.Join(problems...))
 	}
 	// The token exchange proves the credentials before any MFA call and
 	// before the whole-pool source lists users.
 	if err := client.Authenticate(ctx); err != nil {
-		closeAll(outs)
+		abandon()
 		if genauth.ErrorClass(err) == genauth.ClassAuth {
 			return j.usage(fmt.Errorf("GENAUTH_ACCESS_KEY_ID / GENAUTH_ACCESS_KEY_SECRET: %w", err))
 		}
 		j.log.Error("cannot reach the GenAuth API", "host", cfg.Host, "err", err)
 		return exitFailed
 	}
-	src, err := j.openSource(ctx, client)
-	if err != nil {
-		closeAll(outs)
-		return j.usage(err)
+	if src == nil {
+		if src, err = j.openSource(ctx, client); err != nil {
+			abandon()
+			return j.usage(err)
+		}
 	}
 	defer src.Close()
 
@@ -156,10 +175,14 @@ func (j *job) usage(err error) int {
 	return exitUsage
 }
 
+// poolSource is the AUDIT_SOURCE that audits every user of the pool.
+const poolSource = "genauth:users"
+
+// openSource opens AUDIT_SOURCE; client is needed only for poolSource.
 func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.Source, error) {
 	cfg := j.cfg
 	switch {
-	case cfg.Source == "genauth:users":
+	case cfg.Source == poolSource:
 		src, err := sources.OpenPool(ctx, client)
 		if err != nil {
 			return nil, fmt.Errorf("AUDIT_SOURCE: %w", err)
