@@ -395,6 +395,16 @@ func TestSIGTERMFlushesAndMarksIncomplete(t *testing.T) {
 	if err != nil || !strings.Contains(string(marker), "INCOMPLETE") {
 		t.Errorf("no incomplete marker: %v %q", err, marker)
 	}
+	// The interrupted run re-rendered: the page says it is incomplete and
+	// the report exits 1.
+	page := filepath.Join(out, "again.html")
+	code, rlog := runAudit(t, []string{"AUDIT_REPORT_FROM=" + jsonl, "AUDIT_OUTPUT=" + page}, "report")
+	if code != 1 {
+		t.Errorf("report of an incomplete run: exit %d\n%s", code, rlog)
+	}
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), "INCOMPLETE RUN") {
+		t.Errorf("the re-rendered page does not say the run is incomplete (%v)", err)
+	}
 	var asked int64
 	for _, r := range results {
 		if r.Outcome == "ok" || r.Outcome == "not_found" {
