@@ -422,3 +422,36 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestAdaptsToTheServersRateLimit: a server that accepts 250 requests a
+// second and throttles the rest (HTTP 429, Retry-After: 1). The job, with
+// no ceiling of its own, lowers its rate to what the server accepts and
+// still answers every subject exactly once.
+func TestAdaptsToTheServersRateLimit(t *testing.T) {
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true, Faults: genauthtest.Faults{MaxRPS: 250}})
+	defer srv.Close()
+	csvPath, order := messyCSV(t, 2000, 7)
+	jsonl := filepath.Join(t.TempDir(), "r.jsonl")
+	code, log := runAudit(t, append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_OUTPUT="+jsonl,
+		"AUDIT_RATE=0", "AUDIT_CONCURRENCY=32", "AUDIT_RETRIES=10"), "run")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, tail(log, 3000))
+	}
+	results := readJSONL(t, jsonl)
+	if len(results) != len(order) {
+		t.Fatalf("%d results for %d subjects", len(results), len(order))
+	}
+	c := srv.Counters()
+	if c.AnsweredTwice != 0 {
+		t.Errorf("%d subjects answered twice", c.AnsweredTwice)
+	}
+	if !strings.Contains(log, "lowering the request rate") {
+		t.Errorf("the job never lowered its rate:\n%s", tail(log, 2000))
+	}
+	// Without adapting, 32 workers at zero latency would be throttled on
+	// nearly every request; adapting keeps most requests useful.
+	t.Logf("%d requests, %d throttled by the server", c.Requests, c.RateLimited)
+	if asked := c.Requests; c.RateLimited > asked/2 {
+		t.Errorf("%d of %d requests throttled: the rate did not adapt", c.RateLimited, asked)
+	}
+}
