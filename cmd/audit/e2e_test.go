@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -28,7 +29,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	auditBin = filepath.Join(dir, "audit")
-	if out, err := exec.Command("go", "build", "-o", auditBin, ".").CombinedOutput(); err != nil {
+	goTool := "go"
+	if _, err := exec.LookPath(goTool); err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go") // go test run with go off the PATH
+	}
+	if out, err := exec.Command(goTool, "build", "-o", auditBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building audit: %v\n%s", err, out)
 		os.Exit(1)
 	}
