@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/mfa-audit/mfa-audit/pipeline"
@@ -50,7 +52,10 @@ type CSV struct {
 	attrCols  []int
 	attrNames []string
 	defType   string
-	err       error // sticky: once Next failed it keeps failing
+	err       error         // sticky: once Next failed it keeps failing
+	stopCount func()        // ends the background line count; nil for stdin
+	counted   chan struct{} // closed when the count is done
+	total     atomic.Int64  // lines of the file, 0 until counted
 }
 
 var _ pipeline.Source = (*CSV)(nil)
@@ -87,6 +92,7 @@ func OpenCSV(path string, opt CSVOptions) (*CSV, error) {
 			return nil, fmt.Errorf("%s: is a directory, want a CSV file", path)
 		}
 		in, s.closer = f, f
+		s.stopCount, s.counted = countLinesAsync(path, &s.total)
 	}
 	if err := s.init(in, opt); err != nil {
 		s.Close()
@@ -304,10 +310,60 @@ func (s *CSV) AttrNames() []string { return append([]string(nil), s.attrNames...
 func (s *CSV) Describe() string { return s.name }
 
 // Total returns -1: the file is not counted in advance.
-func (s *CSV) Total() int64 { return -1 }
+// Total estimates the rows of a file as its lines less the header (blank
+// lines and quoted line breaks count too), once a background count has
+// read the file; -1 before then and for stdin.
+func (s *CSV) Total() int64 {
+	if s.stopCount == nil {
+		return -1 // stdin
+	}
+	return s.total.Load() - 1
+}
+
+// countLinesAsync counts the lines of path in the background into n, which
+// holds 0 (so Total is -1) until the count is done; done is closed then.
+// stopCount ends the count early; it may be called more than once.
+func countLinesAsync(path string, n *atomic.Int64) (stopCount func(), done chan struct{}) {
+	stop := make(chan struct{})
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 256<<10)
+		var lines int64
+		last := byte('\n')
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k, err := f.Read(buf)
+			if k > 0 {
+				lines += int64(bytes.Count(buf[:k], []byte{'\n'}))
+				last = buf[k-1]
+			}
+			if err != nil {
+				break
+			}
+		}
+		if last != '\n' {
+			lines++ // a last line without a line break
+		}
+		n.Store(lines)
+	}()
+	return sync.OnceFunc(func() { close(stop) }), done
+}
 
 // Close closes the file (not stdin). It may be called more than once.
 func (s *CSV) Close() error {
+	if s.stopCount != nil {
+		s.stopCount()
+	}
 	if s.closer == nil {
 		return nil
 	}

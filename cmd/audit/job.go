@@ -114,7 +114,7 @@ func (j *job) execute(ctx context.Context) int {
 		Read: func() progress.Snapshot {
 			st := client.Stats()
 			return progress.Snapshot{
-				Done: prog.Done.Load(), Unknown: prog.Unknown.Load(), Resumed: prog.Resumed.Load(),
+				Read: prog.RowsRead.Load(), Done: prog.Done.Load(), Unknown: prog.Unknown.Load(), Resumed: prog.Resumed.Load(),
 				Throttled: st.Throttled, Rate: st.CurrentRate,
 			}
 		},

@@ -16,6 +16,7 @@ import (
 
 // Snapshot is the state of a run at one moment.
 type Snapshot struct {
+	Read      int64   // rows taken from the source (what Total counts)
 	Done      int64   // results written
 	Unknown   int64   // results whose state is unknown
 	Resumed   int64   // results taken from an earlier attempt
@@ -28,7 +29,7 @@ type Options struct {
 	Mode     string       // "auto", "always" (a bar even off a terminal) or "never"
 	Out      io.Writer    // where the bar goes (stderr)
 	Logger   *slog.Logger // where log lines go
-	Total    func() int64 // rows expected, -1 when unknown
+	Total    func() int64 // rows expected (an estimate will do), -1 when unknown
 	Read     func() Snapshot
 	Interval time.Duration // between log lines; default 5s
 }
@@ -55,7 +56,7 @@ func Start(o Options) (stop func()) {
 	wg.Go(func() {
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		r := newRater(time.Now())
+		r, rows := newRater(time.Now()), newRater(time.Now())
 		for {
 			select {
 			case <-done:
@@ -65,15 +66,15 @@ func Start(o Options) (stop func()) {
 				return
 			case now := <-t.C:
 				s := o.Read()
-				rate := r.observe(now, s.Done)
+				rate, rowRate := r.observe(now, s.Done), rows.observe(now, s.Read)
 				total := o.Total()
 				if bar {
-					fmt.Fprint(o.Out, "\r\033[K"+Bar(s, total, rate, 30))
+					fmt.Fprint(o.Out, "\r\033[K"+Bar(s, total, rate, rowRate, 30))
 					continue
 				}
 				args := []any{"done", s.Done, "per_sec", float64(int64(rate*10)) / 10, "unknown", s.Unknown, "throttled", s.Throttled}
 				if total >= 0 {
-					args = append(args, "total", total)
+					args = append(args, "rows_read", s.Read, "rows_total", total)
 				}
 				if s.Resumed > 0 {
 					args = append(args, "resumed", s.Resumed)
@@ -91,22 +92,21 @@ func Start(o Options) (stop func()) {
 	}
 }
 
-// Bar renders one line: a bar when the total is known, counts always.
-func Bar(s Snapshot, total int64, perSec float64, width int) string {
+// Bar renders one line: with a total, a bar of rows read and the time
+// left at rowsPerSec; always the results written and their rate.
+func Bar(s Snapshot, total int64, perSec, rowsPerSec float64, width int) string {
 	var b strings.Builder
 	if total > 0 {
-		frac := min(float64(s.Done)/float64(total), 1)
+		frac := min(float64(s.Read)/float64(total), 1)
 		n := int(frac * float64(width))
 		b.WriteString("[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] ")
-		fmt.Fprintf(&b, "%d/%d %3.0f%%", s.Done, total, frac*100)
-		if perSec > 0 && s.Done < total {
-			eta := time.Duration(float64(total-s.Done)/perSec) * time.Second
-			fmt.Fprintf(&b, " ETA %s", eta.Round(time.Second))
+		fmt.Fprintf(&b, "%3.0f%% of ~%d rows  ", frac*100, total)
+		if rowsPerSec > 0 && s.Read < total {
+			eta := time.Duration(float64(total-s.Read) / rowsPerSec * float64(time.Second))
+			fmt.Fprintf(&b, "ETA %s  ", eta.Round(time.Second))
 		}
-	} else {
-		fmt.Fprintf(&b, "%d done", s.Done)
 	}
-	fmt.Fprintf(&b, "  %.0f/s  unknown %d  throttled %d", perSec, s.Unknown, s.Throttled)
+	fmt.Fprintf(&b, "%d done  %.0f/s  unknown %d  throttled %d", s.Done, perSec, s.Unknown, s.Throttled)
 	return b.String()
 }
 
