@@ -31,6 +31,9 @@ type Options struct {
 	// source is read ahead. Default 256. The API concurrency is the
 	// Client's own, smaller, limit.
 	Window int
+	// MaxUnknown is how many subjects may end with OutcomeError before a
+	// complete run counts as failed (AUDIT_MAX_UNKNOWN); negative: any.
+	MaxUnknown int64
 	// Prior, when set, supplies final results of an earlier attempt of the
 	// same run; those subjects are not asked again.
 	Prior    Prior
@@ -280,6 +283,8 @@ func (r *runner) close(ctx context.Context) (Summary, error) {
 	if r.stop != nil {
 		r.sum.Incomplete = r.stop.Error()
 		r.sum.Failed = !errors.Is(r.stop, errInterrupted)
+	} else if r.opt.MaxUnknown >= 0 && r.sum.Error > r.opt.MaxUnknown {
+		r.sum.Failed = true
 	}
 	// Closing must happen even when ctx is cancelled: that is how the
 	// answered results reach the files.

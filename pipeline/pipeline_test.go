@@ -219,6 +219,9 @@ func TestRunClassifiesAPIErrors(t *testing.T) {
 	if r := sink.results[1]; r.APICode != "2004" || r.RequestID != "req-1" {
 		t.Errorf("not found keeps api code and request id: %+v", r)
 	}
+	if !sum.Complete || !sum.Failed {
+		t.Errorf("2 unknowns with MaxUnknown 0: complete %v, failed %v; want a complete, failed run", sum.Complete, sum.Failed)
+	}
 	if sum.Error != 2 || sum.Unknown() != 2 || sum.Final() || sum.Caveat() == "" {
 		t.Errorf("unknowns: %+v caveat %q", sum.Counts, sum.Caveat())
 	}

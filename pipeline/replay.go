@@ -15,17 +15,28 @@ type StoredCounts interface {
 	Counts() (rowsRead, duplicates, otherShard int64, finishedAt time.Time)
 }
 
+// ReplayOptions configure Replay.
+type ReplayOptions struct {
+	// Policy re-classifies every result; the stored run's own policy wins
+	// when it names one.
+	Policy Policy
+	// RunID, when not empty, renames the run in the outputs (a migration
+	// under a new id).
+	RunID string
+	// MaxUnknown is as in Options.
+	MaxUnknown int64
+}
+
 // Replay renders stored results into sinks without calling the API (`audit
-// report`): every result is re-classified under policy (the stored run's
-// policy when it names one), written in the stored order, and summed into
-// the summary the sinks are closed with. The summary is complete only when
-// the stored run was and every result was read. runID, when not empty,
-// renames the run in the outputs (a migration under a new id).
-func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy, runID string) (Summary, error) {
+// report`): every result is re-classified, written in the stored order,
+// and summed into the summary the sinks are closed with. The summary is
+// complete only when the stored run was and every result was read.
+func Replay(ctx context.Context, rs ResultSource, sinks []Sink, opt ReplayOptions) (Summary, error) {
 	run := rs.Run()
-	if runID != "" {
-		run.RunID = runID
+	if opt.RunID != "" {
+		run.RunID = opt.RunID
 	}
+	policy := opt.Policy
 	if run.Policy != "" {
 		policy = run.Policy
 	}
@@ -33,7 +44,7 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, policy Policy, r
 		policy = PolicyAny
 	}
 	run.Policy = policy
-	r := &runner{opt: Options{Policy: policy, Now: time.Now, Progress: &Progress{}}, sinks: sinks,
+	r := &runner{opt: Options{Policy: policy, MaxUnknown: opt.MaxUnknown, Now: time.Now, Progress: &Progress{}}, sinks: sinks,
 		sum: Summary{Run: run}, failed: make([]bool, len(sinks))}
 	r.open(ctx)
 	var n int64

@@ -135,9 +135,10 @@ type Summary struct {
 	Complete bool
 	// Incomplete says in words why the run is not complete ("" when it is).
 	Incomplete string
-	// Failed marks an incomplete run that stopped on an error (credentials
-	// refused, the source or an output failed) rather than being
-	// interrupted; a stored run's status is then "failed".
+	// Failed marks a run that stopped on an error (credentials refused, the
+	// source or an output failed) rather than being interrupted, or that
+	// finished with more unknown subjects than Options.MaxUnknown allows; a
+	// stored run's status is then "failed".
 	Failed bool
 
 	groups map[string]*Counts

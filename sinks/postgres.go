@@ -396,6 +396,8 @@ func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
 		if reason == "" {
 			reason = "incomplete"
 		}
+	case sum.Failed: // complete, but more unknowns than allowed
+		status, reason = "failed", sum.Caveat()
 	}
 	finished := sum.FinishedAt
 	if finished.IsZero() {

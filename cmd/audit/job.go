@@ -125,6 +125,7 @@ func (j *job) execute(ctx context.Context) int {
 		Client:        client,
 		Policy:        pipeline.Policy(cfg.Policy),
 		DefaultIDType: cfg.IDType,
+		MaxUnknown:    cfg.MaxUnknown,
 		Window:        max(256, 16*cfg.Concurrency),
 		Prior:         prior,
 		Progress:      prog,
@@ -266,9 +267,7 @@ func closeAll(outs []pipeline.Sink) {
 // exitCode maps a finished run to SPEC section 8.
 func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 	switch {
-	case runErr != nil || !sum.Complete:
-		return exitFailed
-	case sum.Unknown() > cfg.MaxUnknown:
+	case runErr != nil || !sum.Complete || sum.Failed:
 		return exitFailed
 	case cfg.FailUnder > 0 && sum.Coverage()*100 < cfg.FailUnder:
 		return exitBelowFloor

@@ -53,7 +53,9 @@ func (e *cmdEnv) report(args []string) int {
 		return (&job{cfg: cfg, log: log}).usage(err)
 	}
 	start := time.Now()
-	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.Policy(cfg.Policy), runID)
+	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{
+		Policy: pipeline.Policy(cfg.Policy), RunID: runID, MaxUnknown: cfg.MaxUnknown,
+	})
 	code := exitCode(cfg, &sum, runErr)
 	log.Info("report written", "run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
 		"complete", sum.Complete, "coverage_pct", pct(sum.Coverage()), "took", time.Since(start).Round(time.Millisecond).String(),
