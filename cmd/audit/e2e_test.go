@@ -332,6 +332,12 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("%d token and %d MFA calls despite the configuration errors", c.TokenCalls, c.Requests)
 		}
 	})
+	t.Run("2 AUDIT_GROUP_BY names no column", func(t *testing.T) {
+		code, log := runAudit(t, append(base, "AUDIT_GROUP_BY=departmnet"), "run")
+		if code != 2 || !strings.Contains(log, "AUDIT_GROUP_BY") || !strings.Contains(log, "department") {
+			t.Fatalf("exit %d\n%s", code, log)
+		}
+	})
 	t.Run("1 more unknowns than AUDIT_MAX_UNKNOWN", func(t *testing.T) {
 		bad := genauthtest.NewServer(genauthtest.Options{Synthesize: true, FaultAttempts: -1,
 			Faults: genauthtest.Faults{ServerErrorRate: 0.2}})

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mfa-audit/mfa-audit/genauth"
@@ -64,6 +66,8 @@ func (j *job) execute(ctx context.Context) int {
 	if cfg.Source != poolSource {
 		if src, err = j.openSource(ctx, nil); err != nil {
 			problems = append(problems, err)
+		} else if err := checkGroupBy(cfg.GroupBy, src); err != nil {
+			problems = append(problems, err)
 		}
 	}
 	abandon := func() {
@@ -87,7 +91,10 @@ func (j *job) execute(ctx context.Context) int {
 		return exitFailed
 	}
 	if src == nil {
-		if src, err = j.openSource(ctx, client); err != nil {
+		if src, err = j.openSource(ctx, client); err == nil {
+			err = checkGroupBy(cfg.GroupBy, src)
+		}
+		if err != nil {
 			abandon()
 			return j.usage(err)
 		}
@@ -174,6 +181,16 @@ func (j *job) usage(err error) int {
 		j.log.Error("configuration error", "err", e.Error())
 	}
 	return exitUsage
+}
+
+// checkGroupBy makes sure AUDIT_GROUP_BY names one of the source's
+// attribute columns: a typo would otherwise put everyone in "(none)".
+func checkGroupBy(groupBy string, src pipeline.Source) error {
+	if groupBy == "" || slices.Contains(src.AttrNames(), groupBy) {
+		return nil
+	}
+	return fmt.Errorf("AUDIT_GROUP_BY: %s has no attribute column %q (it has: %s)",
+		describeSource(src, ""), groupBy, strings.Join(src.AttrNames(), ", "))
 }
 
 // poolSource is the AUDIT_SOURCE that audits every user of the pool.
