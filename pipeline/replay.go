@@ -23,6 +23,9 @@ type ReplayOptions struct {
 	// RunID, when not empty, renames the run in the outputs (a migration
 	// under a new id).
 	RunID string
+	// GroupBy, when not empty, replaces the stored run's breakdown
+	// attribute (a JSON Lines file does not record one).
+	GroupBy string
 	// MaxUnknown is as in Options.
 	MaxUnknown int64
 }
@@ -35,6 +38,9 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, opt ReplayOption
 	run := rs.Run()
 	if opt.RunID != "" {
 		run.RunID = opt.RunID
+	}
+	if opt.GroupBy != "" {
+		run.GroupBy = opt.GroupBy
 	}
 	policy := opt.Policy
 	if run.Policy != "" {

@@ -164,7 +164,7 @@ func TestShardsReportAndMigration(t *testing.T) {
 
 	// Migration: the single run's JSONL into Postgres under a new run id.
 	if code, log := runAudit(t, []string{"AUDIT_REPORT_FROM=" + single, "AUDIT_RUN_ID=migrated", "AUDIT_PG_SCHEMA=" + db.Schema,
-		"AUDIT_OUTPUT=" + db.URL}, "report"); code != 0 {
+		"AUDIT_GROUP_BY=department", "AUDIT_OUTPUT=" + db.URL}, "report"); code != 0 {
 		t.Fatalf("report from JSONL into Postgres: exit %d\n%s", code, tail(log, 2000))
 	}
 	if a, b := storedFinal(t, db, "single"), storedFinal(t, db, "migrated"); !reflect.DeepEqual(a, b) {
@@ -180,6 +180,11 @@ func TestShardsReportAndMigration(t *testing.T) {
 	}
 	if figures[0] != figures[1] {
 		t.Errorf("figures of the original %v and the migrated run %v differ", figures[0], figures[1])
+	}
+	var groupBy string
+	db.Pool.QueryRow(context.Background(), "SELECT group_by FROM "+db.Quoted()+".runs WHERE run_id = 'migrated'").Scan(&groupBy)
+	if groupBy != "department" {
+		t.Errorf("migrated run grouped by %q, want the AUDIT_GROUP_BY given to audit report", groupBy)
 	}
 }
 

@@ -54,7 +54,7 @@ func (e *cmdEnv) report(args []string) int {
 	}
 	start := time.Now()
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{
-		Policy: pipeline.Policy(cfg.Policy), RunID: runID, MaxUnknown: cfg.MaxUnknown,
+		Policy: pipeline.Policy(cfg.Policy), RunID: runID, GroupBy: cfg.GroupBy, MaxUnknown: cfg.MaxUnknown,
 	})
 	code := exitCode(cfg, &sum, runErr)
 	log.Info("report written", "run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
