@@ -108,3 +108,20 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowCoversTheLongestRetryWaitAtTheRate(t *testing.T) {
+	for _, tt := range []struct {
+		concurrency int
+		rate        float64
+		want        int
+	}{
+		{8, 0, 256},     // no ceiling: several times the requests in flight
+		{32, 0, 512},    //
+		{8, 20, 600},    // 20/s for 30 s
+		{8, 1000, 2048}, // capped
+	} {
+		if got := windowFor(tt.concurrency, tt.rate); got != tt.want {
+			t.Errorf("windowFor(%d, %v) = %d, want %d", tt.concurrency, tt.rate, got, tt.want)
+		}
+	}
+}

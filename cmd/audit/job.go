@@ -133,7 +133,7 @@ func (j *job) execute(ctx context.Context) int {
 		Policy:        pipeline.Policy(cfg.Policy),
 		DefaultIDType: cfg.IDType,
 		MaxUnknown:    cfg.MaxUnknown,
-		Window:        max(256, 16*cfg.Concurrency),
+		Window:        windowFor(cfg.Concurrency, cfg.Rate),
 		Prior:         prior,
 		Progress:      prog,
 		OnDedupeGrow:  memoryBudget(),
@@ -164,6 +164,19 @@ func memoryBudget() func(int64) {
 		// The old and the new table live together while it grows.
 		debug.SetMemoryLimit(streamingBudget + table*5/3)
 	}
+}
+
+// windowFor sizes the pipeline's window of subjects in progress: several
+// times the requests in flight, and at a rate ceiling enough subjects to go
+// on at that rate for the longest retry wait (genauth's 30 s cap on
+// Retry-After), so that one subject waiting its turn does not stall the
+// others behind it. Capped at 2048 (goroutines and held results).
+func windowFor(concurrency int, rate float64) int {
+	w := max(256, 16*concurrency)
+	if rate > 0 {
+		w = max(w, int(rate*genauth.DefaultMaxRetryAfter.Seconds()))
+	}
+	return min(w, 2048)
 }
 
 // retries maps AUDIT_RETRIES to genauth.Config.Retries, where 0 means the
