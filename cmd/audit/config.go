@@ -308,6 +308,40 @@ func registerFlags(fs *flag.FlagSet, c *Config) {
 		usage := f.Tag.Get("help") + " [" + name + "]"
 		fs.Var(&fieldValue{v: v.Field(i), secret: f.Tag.Get("secret") != ""}, flagName(name), usage)
 	}
+	fs.Usage = func() { printFlags(fs) }
+}
+
+// printFlags is the -h text of a command's flags: one line a flag with its
+// value's kind, variable and default (never a secret's value).
+func printFlags(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage of %s (each flag also reads the variable in brackets; a flag wins):\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		kind := ""
+		if fv, ok := f.Value.(*fieldValue); ok {
+			kind = fv.kind()
+		}
+		fmt.Fprintf(w, "  --%s\n      %s", strings.TrimSpace(f.Name+" "+kind), f.Usage)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// kind names the value a flag takes, for -h.
+func (f *fieldValue) kind() string {
+	switch f.v.Interface().(type) {
+	case bool:
+		return ""
+	case int, int64:
+		return "N"
+	case float64:
+		return "NUMBER"
+	case time.Duration:
+		return "DURATION"
+	}
+	return "STRING"
 }
 
 // flagName maps AUDIT_RATE to rate and GENAUTH_ACCESS_KEY_ID to access-key-id.

@@ -70,6 +70,10 @@ func TestSecretFileIsTrimmedAndNeverShown(t *testing.T) {
 	fs2.SetOutput(&help)
 	registerFlags(fs2, cfg2)
 	fs2.PrintDefaults()
+	fs2.Usage()
+	if !strings.Contains(help.String(), "--access-key-secret STRING") || !strings.Contains(help.String(), "--rate NUMBER") {
+		t.Errorf("-h lacks flags or their kinds:\n%s", help.String())
+	}
 	if strings.Contains(help.String(), "hunter2") {
 		t.Error("--help shows the secret")
 	}
