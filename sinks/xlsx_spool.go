@@ -1,0 +1,78 @@
+package sinks
+
+import (
+	"bufio"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// issueRecord is one spooled row of the Issues sheet: its text cells
+// (already masked and formula-safe) in the order of the sheet's text
+// columns, and the typed ones.
+type issueRecord struct {
+	Kind      uint8
+	Text      []string
+	Attempts  int
+	CheckedAt time.Time
+	Line      int64
+}
+
+// issueSpool keeps the Issues rows in a temporary file until Close.
+type issueSpool struct {
+	file *os.File
+	buf  *bufio.Writer
+	enc  *gob.Encoder
+	n    int
+}
+
+func newIssueSpool(dir string) (*issueSpool, error) {
+	f, err := os.CreateTemp(dir, ".mfa-audit-issues-*")
+	if err != nil {
+		return nil, err
+	}
+	s := &issueSpool{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
+	s.enc = gob.NewEncoder(s.buf)
+	return s, nil
+}
+
+func (s *issueSpool) add(rec *issueRecord) error {
+	s.n++
+	return s.enc.Encode(rec)
+}
+
+// each calls fn for every spooled record, in order.
+func (s *issueSpool) each(fn func(*issueRecord) error) error {
+	if s.n == 0 {
+		return nil
+	}
+	if err := s.buf.Flush(); err != nil {
+		return err
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(s.file, 64<<10))
+	for range s.n {
+		var rec issueRecord
+		if err := dec.Decode(&rec); err != nil {
+			return fmt.Errorf("reading the issues spool: %w", err)
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove closes and deletes the spool file; nil-safe.
+func (s *issueSpool) remove() {
+	if s == nil || s.file == nil {
+		return
+	}
+	s.file.Close()
+	os.Remove(s.file.Name())
+	s.file = nil
+}
