@@ -194,26 +194,30 @@ func serverEnv(srv *genauthtest.Server) []string {
 // connections, answers slowly and malformed, mixes boolean and string
 // statuses and expires tokens every two seconds, all at once.
 func TestExactlyOnceUnderEveryFault(t *testing.T) {
-	srv := genauthtest.NewServer(genauthtest.Options{
-		Synthesize: true,
-		Seed:       7,
-		Faults: genauthtest.Faults{
-			Latency:          time.Millisecond,
-			ThrottleRate:     0.05,
-			RetryAfter:       time.Second,
-			BodyThrottleRate: 0.05,
-			ServerErrorRate:  0.04,
-			Body500Rate:      0.03,
-			ResetRate:        0.03,
-			MalformedRate:    0.03,
-			SlowRate:         0.01,
-			SlowDelay:        5 * time.Second,
-			MixedStatuses:    true,
-			TokenTTL:         2 * time.Second,
-		},
-	})
+	faults := genauthtest.Faults{
+		Latency:          time.Millisecond,
+		ThrottleRate:     0.05,
+		RetryAfter:       time.Second,
+		BodyThrottleRate: 0.05,
+		ServerErrorRate:  0.04,
+		Body500Rate:      0.03,
+		ResetRate:        0.03,
+		MalformedRate:    0.03,
+		SlowRate:         0.01,
+		SlowDelay:        5 * time.Second,
+		MixedStatuses:    true,
+		TokenTTL:         2 * time.Second,
+	}
+	t.Run("body 401s and mixed statuses", func(t *testing.T) { exactlyOnce(t, faults, 3000, 1) })
+	// Expired tokens as real HTTP 401s, statuses as booleans only.
+	faults.HTTP401, faults.MixedStatuses, faults.BoolStatuses = true, false, true
+	t.Run("HTTP 401s and boolean statuses", func(t *testing.T) { exactlyOnce(t, faults, 2000, 8) })
+}
+
+func exactlyOnce(t *testing.T, faults genauthtest.Faults, rows int, seed uint64) {
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true, Seed: int64(seed), Faults: faults})
 	defer srv.Close()
-	csvPath, order := messyCSV(t, 3000, 1)
+	csvPath, order := messyCSV(t, rows, seed)
 	out := t.TempDir()
 	jsonl, csvOut := filepath.Join(out, "r.jsonl"), filepath.Join(out, "r.csv")
 	code, log := runAudit(t, append(serverEnv(srv),
