@@ -193,13 +193,6 @@ func (s *Summary) Groups() []Group {
 	return out
 }
 
-// Unknown is the number of subjects whose MFA state is not known.
-func (s *Summary) Unknown() int64 { return s.Error }
-
-// Final reports whether the figures are final: the run is complete and no
-// subject's state is unknown.
-func (s *Summary) Final() bool { return s.Complete && s.Error == 0 }
-
 // Caveat says in words why the figures are not final, for the top of every
 // report; "" when they are.
 func (s *Summary) Caveat() string {
