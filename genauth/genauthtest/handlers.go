@@ -58,6 +58,29 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// admit runs the steps every management call passes before its own work:
+// the method (a GET carries no body), the MaxRPS limit, the latency, then
+// the token and pool headers. It answers and reports false when the call
+// stops there; otherwise it returns the faults in force.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, method string, en bool) (*Faults, bool) {
+	if r.Method != method || (method == http.MethodGet && r.ContentLength != 0) {
+		s.methodNotAllowed(w, method, en)
+		return nil, false
+	}
+	f := s.faults.Load()
+	if !s.limiter.allow(f.MaxRPS, s.clock(f.MaxRPS)) {
+		s.rateLimited(w, en)
+		return nil, false
+	}
+	if !s.sleep(r.Context(), f.Latency) {
+		return nil, false
+	}
+	if !s.authorize(w, r, f, en) {
+		return nil, false
+	}
+	return f, true
+}
+
 // handleMFA serves get-user-mfa-info. Order: method, MaxRPS, latency,
 // token and pool headers, then the subject's attempt is counted and faults
 // drawn for it, then the answer.
@@ -67,19 +90,8 @@ func (s *Server) handleMFA(w http.ResponseWriter, r *http.Request) {
 	c.enter()
 	defer c.leave()
 	en := english(r)
-	if r.Method != http.MethodGet || r.ContentLength != 0 {
-		s.methodNotAllowed(w, http.MethodGet, en)
-		return
-	}
-	f := s.faults.Load()
-	if !s.limiter.allow(f.MaxRPS, s.clock(f.MaxRPS)) {
-		s.rateLimited(w, en)
-		return
-	}
-	if !s.sleep(r.Context(), f.Latency) {
-		return
-	}
-	if !s.authorize(w, r, f, en) {
+	f, ok := s.admit(w, r, http.MethodGet, en)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -321,19 +333,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	c := &s.ctrs
 	c.listCalls.Add(1)
 	en := english(r)
-	if r.Method != http.MethodPost {
-		s.methodNotAllowed(w, http.MethodPost, en)
-		return
-	}
-	f := s.faults.Load()
-	if !s.limiter.allow(f.MaxRPS, s.clock(f.MaxRPS)) {
-		s.rateLimited(w, en)
-		return
-	}
-	if !s.sleep(r.Context(), f.Latency) {
-		return
-	}
-	if !s.authorize(w, r, f, en) {
+	f, ok := s.admit(w, r, http.MethodPost, en)
+	if !ok {
 		return
 	}
 	type options struct {
