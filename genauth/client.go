@@ -398,6 +398,11 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 					return env, attempts, nil
 				}
 			}
+			if j.endpoint {
+				if ct := mediaType(ans.header.Get("Content-Type")); ct != "" {
+					j.message = strings.Replace(j.message, ":", ", "+ct+":", 1)
+				}
+			}
 			if j.verdict == verdictFinal && j.class == ClassFatal && ans.status >= 300 && ans.status <= 399 {
 				if loc := ans.header.Get("Location"); loc != "" {
 					j.message += " to " + loc
@@ -465,6 +470,22 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 			return envelope{}, attempts, canceledError(req.op, attempts, err)
 		}
 	}
+}
+
+// mediaType is the type/subtype of a Content-Type header, at most 64
+// characters of [A-Za-z0-9.+/-], for messages; "" when there is none.
+func mediaType(ct string) string {
+	ct, _, _ = strings.Cut(ct, ";")
+	ct = strings.TrimSpace(ct)
+	if len(ct) > 64 {
+		return ""
+	}
+	for _, c := range ct {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".+/-", c)) {
+			return ""
+		}
+	}
+	return strings.ToLower(ct)
 }
 
 // freshToken is how young a token must be for a 401 on it to mean that

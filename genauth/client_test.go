@@ -292,7 +292,14 @@ func TestGetUserMFAInfoOutcomes(t *testing.T) {
 		{name: "forbidden", answers: []string{`200|{"statusCode":403,"message":"no access"}`}, class: ClassFatal, attempts: 1},
 		{name: "unknown statusCode", answers: []string{`200|{"statusCode":418,"message":"teapot"}`}, class: ClassFatal, attempts: 1},
 		{name: "user pool not found", answers: []string{`200|{"statusCode":404,"apiCode":2224,"message":"user pool not found"}`}, class: ClassAuth, attempts: 1},
-		{name: "gateway 404", answers: []string{`404|<html>no</html>`}, class: ClassNotFound, attempts: 1},
+		{name: "gateway 404", answers: []string{`404|<html>no</html>`}, class: ClassEndpoint, attempts: 1,
+			check: func(t *testing.T, e *Error) {
+				want := "get-user-mfa-info: not the GenAuth API: HTTP 404 not found, text/html: check GENAUTH_HOST and its path prefix (HTTP 404, 1 attempt)"
+				if e.Error() != want {
+					t.Errorf("Error() = %q, want %q", e.Error(), want)
+				}
+			}},
+		{name: "JSON 404 from GenAuth", answers: []string{`404|{"statusCode":404,"apiCode":2004,"message":"user does not exist"}`}, class: ClassNotFound, attempts: 1},
 		{name: "redirect", answers: []string{`301|`}, class: ClassFatal, attempts: 1,
 			check: func(t *testing.T, e *Error) {
 				if !strings.Contains(e.Message, "redirect (HTTP 301) to https://elsewhere.example") {

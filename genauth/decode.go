@@ -392,6 +392,7 @@ type judgement struct {
 	verdict   verdict
 	class     Class // for verdictFinal
 	throttled bool  // a 429, HTTP or body
+	endpoint  bool  // ClassEndpoint: the answer's content type is worth naming
 	message   string
 }
 
@@ -401,6 +402,9 @@ type judgement struct {
 // whatever its body. envErr is the error of decodeEnvelope, if any.
 func classify(httpStatus int, env envelope, envErr error) judgement {
 	if httpStatus < 200 || httpStatus > 299 {
+		if j, ok := classifyClientError(httpStatus, env, envErr); ok {
+			return j
+		}
 		j := classifyCode(httpStatus, env.APICode)
 		if j.message == "" {
 			j.message = env.Message
@@ -427,6 +431,51 @@ func classify(httpStatus int, env envelope, envErr error) judgement {
 		j.message = "statusCode " + strconv.Itoa(env.StatusCode)
 	}
 	return j
+}
+
+// classifyClientError judges an HTTP 400, 404, 405 or 422. Only a GenAuth
+// envelope (a JSON object with a numeric statusCode; for an HTTP 404,
+// apiCode 2004 or a requestId too) may say that a user is not found or an
+// argument invalid; any other body (an HTML page, an
+// empty body, JSON of another shape) came from something else in front of
+// the API, a proxy or a wrong path, and is ClassEndpoint. A 405 is always
+// ClassEndpoint: the path or method is wrong, not the user. ok is false
+// for other statuses.
+func classifyClientError(httpStatus int, env envelope, envErr error) (judgement, bool) {
+	switch httpStatus {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusUnprocessableEntity:
+	default:
+		return judgement{}, false
+	}
+	genuine := envErr == nil && env.HasStatus
+	if genuine && httpStatus != http.StatusMethodNotAllowed {
+		code := env.StatusCode
+		switch {
+		case env.APICode == "2004", env.APICode == "2224",
+			// A 404 envelope without apiCode says "no such user" only with
+			// a requestId: GenAuth's own answers carry one, a web
+			// framework's "Cannot GET /wrong/path" 404 does not.
+			code == http.StatusNotFound && (httpStatus != http.StatusNotFound || env.RequestID != ""),
+			code == http.StatusBadRequest, code == http.StatusUnprocessableEntity:
+			j := classifyCode(code, env.APICode)
+			if code != http.StatusNotFound && env.APICode == "2004" {
+				j = judgement{verdict: verdictFinal, class: ClassNotFound}
+			}
+			if j.message == "" {
+				j.message = env.Message
+			}
+			if j.message == "" {
+				j.message = strings.ToLower(http.StatusText(httpStatus))
+			}
+			return j, true
+		}
+	}
+	what := "HTTP " + strconv.Itoa(httpStatus) + " " + strings.ToLower(http.StatusText(httpStatus))
+	if genuine {
+		what += " with statusCode " + strconv.Itoa(env.StatusCode)
+	}
+	return judgement{verdict: verdictFinal, class: ClassEndpoint, endpoint: true,
+		message: what + ": check GENAUTH_HOST and its path prefix"}, true
 }
 
 // classifyCode judges a non-success status code (HTTP or body).

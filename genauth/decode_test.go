@@ -218,12 +218,27 @@ func TestClassify(t *testing.T) {
 		{401, body(200), unauth},
 		{403, body(403), final(ClassFatal)},
 		{403, html, final(ClassFatal)},
-		{404, html, final(ClassNotFound)},
+		// Only a GenAuth envelope says "not found" or "invalid": an HTTP
+		// 404/400 of any other body is an endpoint error.
+		{404, html, final(ClassEndpoint)},
+		{404, "", final(ClassEndpoint)},
+		{404, `{"error":"not found","path":"/api/v3/get-user-mfa-info"}`, final(ClassEndpoint)},
+		{404, `{"statusCode":"nope"}`, final(ClassEndpoint)},
 		{404, `{"statusCode":404,"apiCode":2004}`, final(ClassNotFound)},
+		{404, `{"statusCode":404,"message":"user does not exist","requestId":"r1"}`, final(ClassNotFound)},
+		{404, `{"statusCode":404,"message":"Cannot GET /x/api/v3/get-user-mfa-info","error":"Not Found"}`, final(ClassEndpoint)},
+		{404, `{"statusCode":400,"apiCode":2004}`, final(ClassNotFound)},
+		{404, `{"statusCode":404,"apiCode":2224}`, final(ClassAuth)},
+		{404, `{"statusCode":500,"message":"m"}`, final(ClassEndpoint)},
 		{400, body(400), final(ClassInvalid)},
-		{422, "", final(ClassInvalid)},
+		{400, html, final(ClassEndpoint)},
+		{400, "", final(ClassEndpoint)},
+		{400, `{"code":400}`, final(ClassEndpoint)},
+		{422, "", final(ClassEndpoint)},
+		{422, body(422), final(ClassInvalid)},
 		{302, "", final(ClassFatal)},
-		{405, html, final(ClassFatal)},
+		{405, html, final(ClassEndpoint)},
+		{405, body(405), final(ClassEndpoint)},
 	}
 	for _, tt := range tests {
 		name := strconv.Itoa(tt.http) + "/" + tt.body

@@ -73,6 +73,9 @@ func (e *Error) format() string {
 
 // classText is the class as words for messages ("not found", not "not_found").
 func classText(c Class) string {
+	if c == ClassEndpoint {
+		return "not the GenAuth API"
+	}
 	return strings.ReplaceAll(c.String(), "_", " ")
 }
 

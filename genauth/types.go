@@ -20,9 +20,12 @@ import (
 type Class int
 
 const (
-	// ClassNotFound: the API says there is no such user (404 class body or HTTP).
+	// ClassNotFound: the API says there is no such user: a GenAuth envelope
+	// with a 404-class statusCode or apiCode 2004, under HTTP 200 or a JSON
+	// HTTP 404. An HTTP 404 of another body is ClassEndpoint.
 	ClassNotFound Class = iota + 1
-	// ClassInvalid: the API rejected the argument (400 / 422 class).
+	// ClassInvalid: the API rejected the argument: a GenAuth envelope with a
+	// 400 / 422 class statusCode. An HTTP 400 of another body is ClassEndpoint.
 	ClassInvalid
 	// ClassRetryable: 429, 5xx, timeouts, resets, undecodable answers; the
 	// Client returns it only once the retries are used up.
@@ -33,6 +36,12 @@ const (
 	// ClassAuth: the credentials were refused (token exchange failed, or a
 	// 401 again after one refresh). The run cannot go on.
 	ClassAuth
+	// ClassEndpoint: the answer did not come from the GenAuth API: an HTTP
+	// 4xx (404, 405, 400, ...) whose body is not a GenAuth JSON envelope
+	// (an HTML page, nothing, JSON of another shape), as a proxy or a wrong
+	// path prefix in GENAUTH_HOST gives. It says nothing about the user;
+	// the subject's state is unknown and retrying will not help.
+	ClassEndpoint
 )
 
 func (c Class) String() string {
@@ -47,6 +56,8 @@ func (c Class) String() string {
 		return "fatal"
 	case ClassAuth:
 		return "auth"
+	case ClassEndpoint:
+		return "endpoint"
 	}
 	return fmt.Sprintf("Class(%d)", int(c))
 }

@@ -52,9 +52,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathListUsers:
 		s.handleList(w, r)
 	default:
+		// An unknown route gets the web framework's 404, with no apiCode
+		// and no requestId, as GenAuth's own server (NestJS) answers it.
 		s.ctrs.otherCalls.Add(1)
-		writeJSON(w, http.StatusNotFound, appendError(nil, http.StatusNotFound, 0,
-			msg(english(r), "接口不存在", "Not Found"), false))
+		b, _ := json.Marshal(struct {
+			StatusCode int    `json:"statusCode"`
+			Message    string `json:"message"`
+			Error      string `json:"error"`
+		}{http.StatusNotFound, "Cannot " + r.Method + " " + r.URL.Path, "Not Found"})
+		writeJSON(w, http.StatusNotFound, b)
 	}
 }
 
