@@ -12,7 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
+
+	"github.com/mfa-audit/mfa-audit/internal/buildinfo"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -47,8 +48,10 @@ func realMain(args, environ []string, stdin io.Reader, stdout, stderr io.Writer)
 		return e.report(rest)
 	case "fake-genauth":
 		return e.fakeGenAuth(rest)
+	case "verify":
+		return e.verify(rest)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "audit", toolVersion())
+		fmt.Fprint(stdout, buildinfo.Read().String())
 		return exitOK
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -73,6 +76,7 @@ Usage:
   audit run [flags]                  audit the subjects of AUDIT_SOURCE, write AUDIT_OUTPUT
   audit demo [--out DIR]             run against a built-in fake API and sample users (default ./out)
   audit report [flags]               re-render outputs from AUDIT_REPORT_FROM (postgres:// URL or .jsonl) without API calls
+  audit verify MANIFEST [--public-key PEM]  check a run's evidence manifest and signature
   audit fake-genauth [--addr ADDR]   serve the fake GenAuth API with fault switches
   audit version
   audit help
@@ -83,36 +87,11 @@ incomplete, 2 usage or configuration error, 3 coverage below AUDIT_FAIL_UNDER.
 `)
 }
 
-// toolVersion is the -ldflags version, else the module version or VCS
-// revision from the build information.
+// toolVersion is the version reports and the User-Agent name: the
+// link-time or module version, else "dev-<revision>" (internal/buildinfo).
 func toolVersion() string {
 	if version != "" {
 		return version
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "dev"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	switch {
-	case rev == "":
-		return "dev"
-	case dirty:
-		return "dev-" + rev + "-dirty"
-	}
-	return "dev-" + rev
+	return buildinfo.Read().Version
 }
