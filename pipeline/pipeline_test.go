@@ -410,3 +410,55 @@ func TestGroupsWorstFirstUncheckedLast(t *testing.T) {
 		t.Errorf("groups %v, want %v", names, want)
 	}
 }
+
+// TestEmailSubjectsFoldCase: one person's e-mail written in two cases is one
+// subject: asked once, shown as first written, the other a duplicate, and
+// in one shard whatever the case.
+func TestEmailSubjectsFoldCase(t *testing.T) {
+	in := []Subject{
+		{UserID: "User7@Corp.Example", IDType: "email", Line: 2},
+		{UserID: "u1", Line: 3},
+		{UserID: " USER7@CORP.EXAMPLE ", IDType: "email", Line: 4},
+		{UserID: "user7@corp.example", IDType: " email", Line: 5},
+		{UserID: "U1", Line: 6},                                     // user_id: compared byte for byte
+		{UserID: "USER7@CORP.EXAMPLE", IDType: "username", Line: 7}, // another type: another subject
+	}
+	client := &fakeClient{}
+	sink := &memSink{t: t}
+	sum, err := Run(context.Background(), &sliceSource{subjects: in}, []Sink{sink}, RunInfo{}, Options{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range sink.results {
+		got = append(got, r.IDType+":"+r.UserID)
+	}
+	want := []string{"email:User7@Corp.Example", "user_id:u1", "user_id:U1", "username:USER7@CORP.EXAMPLE"}
+	if !slices.Equal(got, want) {
+		t.Errorf("results %q, want %q", got, want)
+	}
+	if sum.Duplicates != 2 || sum.Unique != 4 || client.started.Load() != 4 {
+		t.Errorf("duplicates %d unique %d asked %d, want 2, 4, 4", sum.Duplicates, sum.Unique, client.started.Load())
+	}
+	if _, ok := client.calls.Load("email/User7@Corp.Example"); !ok {
+		t.Error("the e-mail was not asked as first written")
+	}
+
+	if KeyOf("email", "Ann@X.com") != KeyOf("email", "ann@x.com") || KeyOf("user_id", "Ann") == KeyOf("user_id", "ann") {
+		t.Error("KeyOf folds the wrong ids")
+	}
+	if (Result{IDType: "email", UserID: "ANN@X.COM"}).Key() != (Subject{IDType: "email", UserID: "ann@x.com"}).Key() {
+		t.Error("Result.Key and Subject.Key disagree")
+	}
+	for n := 2; n <= 7; n++ {
+		for i := range 50 {
+			lower := KeyOf("email", fmt.Sprintf("person%d@corp.example", i))
+			upper := KeyOf("email", fmt.Sprintf("PERSON%d@Corp.EXAMPLE", i))
+			for s := range n {
+				if sh := (Shard{Index: s, Count: n}); sh.Owns(lower) != sh.Owns(upper) {
+					t.Fatalf("shard %v: %v and %v in different shards", sh, lower, upper)
+				}
+			}
+		}
+	}
+}

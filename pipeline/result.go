@@ -63,8 +63,8 @@ type Result struct {
 	Resumed bool
 }
 
-// Key returns the result's subject identity.
-func (r Result) Key() Key { return Key{IDType: r.IDType, UserID: r.UserID} }
+// Key returns the result's subject identity (KeyOf).
+func (r Result) Key() Key { return KeyOf(r.IDType, r.UserID) }
 
 // Factor returns the binding of factor f (one of Factors).
 func (r Result) Factor(f string) *bool {

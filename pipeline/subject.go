@@ -55,14 +55,30 @@ type Subject struct {
 	Invalid string
 }
 
-// Key identifies a subject for de-duplication, sharding and resume.
+// Key identifies a subject wherever subjects are compared: de-duplication,
+// sharding, resume, the baseline and the exceptions register. Build it with
+// KeyOf (or Subject.Key, Result.Key), never by hand: two subjects are the
+// same exactly when their Keys are equal.
 type Key struct {
 	IDType string
-	UserID string
+	UserID string // folded: an e-mail address in lower case
 }
 
-// Key returns the subject's identity.
-func (s Subject) Key() Key { return Key{IDType: s.IDType, UserID: s.UserID} }
+// KeyOf returns the identity of the subject (idType, userID), both already
+// trimmed (Normalize). E-mail addresses are compared case-insensitively
+// (SPEC 4: Ann@X.com and ann@x.com are one subject), so an "email" id is
+// folded to lower case; every other type is compared byte for byte. It
+// allocates only for an e-mail id that holds an upper-case letter.
+func KeyOf(idType, userID string) Key {
+	if idType == "email" {
+		userID = strings.ToLower(userID)
+	}
+	return Key{IDType: idType, UserID: userID}
+}
+
+// Key returns the subject's identity (KeyOf); the subject keeps its id as
+// first written.
+func (s Subject) Key() Key { return KeyOf(s.IDType, s.UserID) }
 
 // Normalize trims the id and id type and applies the default id type. It
 // marks the subject invalid when the id is empty or the type unknown, unless

@@ -589,6 +589,10 @@ func (s *Postgres) Prior(ctx context.Context, runID string) (pipeline.Prior, err
 		runID: runID,
 		query: "SELECT " + pgrow.Columns + " FROM " + s.schema +
 			".results WHERE run_id = $1 AND id_type = $2 AND user_id = $3 AND outcome <> 'error'",
+		// An e-mail stored as first written in another case (the input
+		// changed between attempts): found by its folded form.
+		queryFolded: "SELECT " + pgrow.Columns + " FROM " + s.schema +
+			".results WHERE run_id = $1 AND id_type = $2 AND lower(user_id) = $3 AND outcome <> 'error' LIMIT 1",
 	}
 	rows, err := s.pool.Query(ctx, "SELECT id_type, user_id FROM "+s.schema+
 		".results WHERE run_id = $1 AND outcome <> 'error'", runID)
@@ -598,6 +602,11 @@ func (s *Postgres) Prior(ctx context.Context, runID string) (pipeline.Prior, err
 	defer rows.Close()
 	for rows.Next() {
 		raw := rows.RawValues()
+		if string(raw[0]) == "email" { // compared by pipeline.KeyOf
+			k := pipeline.KeyOf("email", string(raw[1]))
+			p.keys = append(p.keys, pgKeyHash(k.IDType, k.UserID))
+			continue
+		}
 		p.keys = append(p.keys, pgKeyHash(raw[0], raw[1]))
 	}
 	if err := rows.Err(); err != nil {
@@ -611,10 +620,11 @@ func (s *Postgres) Prior(ctx context.Context, runID string) (pipeline.Prior, err
 
 // PostgresPrior is the pipeline.Prior of a run stored in Postgres.
 type PostgresPrior struct {
-	pool  *pgxpool.Pool
-	runID string
-	query string
-	keys  []uint64 // sorted hashes of the keys with a final outcome
+	pool        *pgxpool.Pool
+	runID       string
+	query       string
+	queryFolded string
+	keys        []uint64 // sorted hashes of the keys (pipeline.KeyOf) with a final outcome
 }
 
 var _ pipeline.Prior = (*PostgresPrior)(nil)
@@ -625,7 +635,8 @@ func (p *PostgresPrior) Len() int { return len(p.keys) }
 // Lookup returns the stored final result of subj with Resumed set; found is
 // false when the run has none (never answered, or answered with an error).
 func (p *PostgresPrior) Lookup(ctx context.Context, subj pipeline.Subject) (pipeline.Result, bool, error) {
-	h := pgKeyHash(subj.IDType, subj.UserID)
+	k := subj.Key()
+	h := pgKeyHash(k.IDType, k.UserID)
 	if _, ok := slices.BinarySearch(p.keys, h); !ok {
 		return pipeline.Result{}, false, nil
 	}
@@ -634,6 +645,9 @@ func (p *PostgresPrior) Lookup(ctx context.Context, subj pipeline.Subject) (pipe
 		order[i] = a.Key
 	}
 	r, err := pgrow.Scan(p.pool.QueryRow(ctx, p.query, p.runID, subj.IDType, subj.UserID), order)
+	if errors.Is(err, pgx.ErrNoRows) && k.IDType == "email" {
+		r, err = pgrow.Scan(p.pool.QueryRow(ctx, p.queryFolded, p.runID, k.IDType, k.UserID), order)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return pipeline.Result{}, false, nil // a hash collision
 	}

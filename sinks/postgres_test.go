@@ -459,6 +459,44 @@ func TestPostgresPrior(t *testing.T) {
 	}
 }
 
+// TestPostgresPriorEmailCase: a resumed run finds a stored e-mail subject
+// whatever the case it is now written in, and only e-mails fold.
+func TestPostgresPriorEmailCase(t *testing.T) {
+	db := pgtest.New(t)
+	ctx := context.Background()
+	run := pgRun("run-prior-email", pipeline.Shard{})
+	a, b := pgResult(0), pgResult(1)
+	a.IDType, a.UserID = "email", "Ann.Lee@Corp.Example"
+	b.IDType, b.UserID = "username", "Bob"
+	writeRun(t, newPGSink(t, db, 10), run, []pipeline.Result{a, b}, false)
+
+	s := newPGSink(t, db, 10)
+	defer s.Close(ctx, pipeline.Summary{})
+	prior, err := s.Prior(ctx, run.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		idType, id string
+		found      bool
+	}{
+		{"email", "Ann.Lee@Corp.Example", true},
+		{"email", "ann.lee@corp.example", true},
+		{"email", "ANN.LEE@CORP.EXAMPLE", true},
+		{"username", "Bob", true},
+		{"username", "bob", false},
+		{"user_id", "ann.lee@corp.example", false},
+	} {
+		got, found, err := prior.Lookup(ctx, pipeline.Subject{IDType: c.idType, UserID: c.id})
+		if err != nil || found != c.found {
+			t.Errorf("%s %q: found %v err %v, want found %v", c.idType, c.id, found, err, c.found)
+		}
+		if found && c.idType == "email" && got.UserID != a.UserID {
+			t.Errorf("%s %q: stored as %q, want %q (as first written)", c.idType, c.id, got.UserID, a.UserID)
+		}
+	}
+}
+
 // TestPostgresSinkCrashResume: a process killed mid-run (no Close) leaves its
 // committed batches; a new process for the same run resumes from them and
 // every subject ends up stored exactly once.

@@ -11,7 +11,8 @@ import (
 // (email), Phone (phone), ExternalID (external_id), each of Identities
 // (identity, "<extIdpId>:<userIdInIdp>") and each of SyncRelations
 // (sync_relation, "<provider>:<userIdInIdp>", e.g. "lark:ou_x").
-// Identifiers are matched exactly.
+// E-mail addresses are matched case-insensitively, as the API matches them;
+// every other identifier exactly.
 type User struct {
 	UserID        string
 	Username      string
@@ -153,7 +154,7 @@ func (u *User) keys(f func(t int, id string)) {
 	}
 	one(typeUserID, u.UserID)
 	one(typePhone, u.Phone)
-	one(typeEmail, u.Email)
+	one(typeEmail, strings.ToLower(u.Email))
 	one(typeUsername, u.Username)
 	one(typeExternalID, u.ExternalID)
 	for _, id := range u.Identities {
@@ -191,6 +192,9 @@ func (d *directory) add(in User) {
 }
 
 func (d *directory) lookup(t int, id string) *User {
+	if t == typeEmail {
+		id = strings.ToLower(id)
+	}
 	v, ok := d.index[t].Load(id)
 	if !ok {
 		return nil

@@ -201,6 +201,7 @@ func TestLookupByEachIDType(t *testing.T) {
 		{"user_id", "u-1", true, false, true, false},
 		{"username", "alice", true, false, true, false},
 		{"email", "alice@example.com", true, false, true, false},
+		{"email", "Alice@EXAMPLE.com", true, false, true, false}, // e-mails match whatever their case
 		{"phone", "+86 138-0000-0001", true, false, true, false},
 		{"external_id", "emp-1", true, false, true, false},
 		{"identity", "wecom:alice", true, false, true, false},
@@ -219,9 +220,12 @@ func TestLookupByEachIDType(t *testing.T) {
 			t.Errorf("%s %s: totp/face/sms/email = %v, want %v", tc.idType, tc.id, got, want)
 		}
 	}
-	// An id of one type does not match under another.
+	// An id of one type does not match under another; only e-mails fold case.
 	if r := c.mfa("username", "u-1"); r.body.StatusCode != 404 {
 		t.Errorf("user_id looked up as username: %s", r.raw)
+	}
+	if r := c.mfa("username", "Alice"); r.body.StatusCode != 404 {
+		t.Errorf("username matched in another case: %s", r.raw)
 	}
 }
 
