@@ -32,7 +32,7 @@ type bar struct {
 	Label string
 	Class string // CSS class of the bar: strong, weak, none, factor
 	Count int64
-	Share float64
+	Share pipeline.Share
 	Y     int     // top of the bar
 	TextY int     // baseline of the label and value
 	W     float64 // bar width in px
@@ -81,17 +81,18 @@ func newBarChart(c pipeline.Counts) barChart {
 		y += chartTitleH
 		var parts []string
 		for _, b := range g.bars {
-			b.Share = c.Share(b.Count)
+			b.Share = c.ShareOf(b.Count)
+			frac, _ := b.Share.Fraction()
 			b.Y = y
 			b.TextY = y + chartBarH/2 + 5
-			b.W = round1(b.Share * float64(ch.BarMax))
+			b.W = round1(frac * float64(ch.BarMax))
 			if b.Count > 0 && b.W < 2 {
 				b.W = 2 // a non-zero share stays visible
 			}
-			b.Text = formatPercent(b.Share) + " · " + formatCount(b.Count)
+			b.Text = b.Share.String() + " · " + formatCount(b.Count)
 			b.TextX = round1(float64(ch.BarX) + b.W + 8)
 			bg.Bars = append(bg.Bars, b)
-			parts = append(parts, fmt.Sprintf("%s %s (%s users)", b.Label, formatPercent(b.Share), formatCount(b.Count)))
+			parts = append(parts, fmt.Sprintf("%s %s (%s users)", b.Label, b.Share.String(), formatCount(b.Count)))
 			y += chartBarH + chartGap
 		}
 		ch.Groups = append(ch.Groups, bg)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -276,28 +275,6 @@ func policyText(p pipeline.Policy) string {
 	return string(p)
 }
 
-// formatPercent renders a share in [0,1] with one decimal, rounded down so
-// that a figure is never overstated: 99.96 % reads 99.9 %, not 100.0 %.
-func formatPercent(f float64) string {
-	if math.IsNaN(f) || f <= 0 {
-		return "0.0%"
-	}
-	v := math.Floor(f*1000+1e-7) / 10
-	if v == 0 {
-		return "<0.1%"
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + "%"
-}
-
-// coverageText is the coverage of c as text; "n/a" when no user was
-// checked, since there is nothing to divide by.
-func coverageText(c pipeline.Counts) string {
-	if c.OK == 0 {
-		return "n/a"
-	}
-	return formatPercent(c.Coverage())
-}
-
 // formatCount renders n with thousands separators: 1,234,567.
 func formatCount(n int64) string {
 	s := strconv.FormatInt(n, 10)
@@ -477,8 +454,8 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		Duplicates:       s.Duplicates,
 		OtherShard:       s.OtherShard,
 		Sharded:          run.Shard.Sharded(),
-		Coverage:         coverageText(s.Counts),
-		Completeness:     formatPercent(s.Completeness()),
+		Coverage:         s.CoverageShare().String(),
+		Completeness:     s.CompletenessShare().String(),
 		Chart:            newBarChart(s.Counts),
 		GroupBy:          run.GroupBy,
 		AttrNames:        run.AttrNames,
@@ -498,20 +475,25 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		d.Groups = append(d.Groups, htmlGroup{
 			Name:         h.text(g.Name),
 			Counts:       g.Counts,
-			Coverage:     coverageText(g.Counts),
-			Completeness: formatPercent(g.Completeness()),
-			Bar:          strconv.FormatFloat(round1(g.Coverage()*100), 'f', -1, 64),
+			Coverage:     g.CoverageShare().String(),
+			Completeness: g.CompletenessShare().String(),
+			Bar:          meterWidth(g.CoverageShare()),
 		})
 	}
 	return d
+}
+
+// meterWidth is a share as a CSS width percentage, matching the shown figure.
+func meterWidth(sh pipeline.Share) string {
+	p, _ := sh.Percent()
+	return strconv.FormatFloat(p, 'f', -1, 64)
 }
 
 var reportCSS = mustRead(templates.ReportCSS)
 
 var reportTemplate = template.Must(template.New(templates.ReportHTML).Funcs(template.FuncMap{
 	"count": formatCount,
-	"pct":   formatPercent,
-	"share": func(c pipeline.Counts, n int64) string { return formatPercent(c.Share(n)) },
+	"share": func(c pipeline.Counts, n int64) string { return c.ShareOf(n).String() },
 	"int64": func(n int) int64 { return int64(n) },
 	"add": func(ns ...int64) int64 {
 		var t int64

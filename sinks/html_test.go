@@ -370,17 +370,7 @@ func TestHTMLSizeMillion(t *testing.T) {
 	}
 }
 
-func TestFormatPercent(t *testing.T) {
-	for _, c := range []struct {
-		f    float64
-		want string
-	}{
-		{0, "0.0%"}, {1, "100.0%"}, {0.873, "87.3%"}, {0.9999, "99.9%"}, {0.00001, "<0.1%"}, {0.5, "50.0%"}, {2.0 / 3, "66.6%"},
-	} {
-		if got := formatPercent(c.f); got != c.want {
-			t.Errorf("formatPercent(%v) = %q, want %q", c.f, got, c.want)
-		}
-	}
+func TestFormatCount(t *testing.T) {
 	if got := formatCount(1234567); got != "1,234,567" {
 		t.Errorf("formatCount = %q", got)
 	}
@@ -454,8 +444,8 @@ func TestHTMLChromium(t *testing.T) {
 	text = strings.Join(strings.Fields(text), " ")
 	for _, want := range []string{
 		"INCOMPLETE RUN: interrupted (SIGTERM) — coverage is not final",
-		formatPercent(s.Coverage()),
-		formatPercent(s.Completeness()),
+		s.CoverageShare().String(),
+		s.CompletenessShare().String(),
 		formatCount(s.NonCompliant),
 		formatCount(s.Unique),
 		"Coverage by department",

@@ -117,6 +117,12 @@ CREATE TABLE {{S}}.results (
 -- audit report streams a run in input order.
 CREATE INDEX results_run_line ON {{S}}.results (run_id, line);
 `},
+	{2, "coverage and completeness hold the shown share, NULL when undefined", `
+ALTER TABLE {{S}}.runs ALTER coverage DROP NOT NULL, ALTER coverage DROP DEFAULT,
+	ALTER completeness DROP NOT NULL, ALTER completeness DROP DEFAULT;
+ALTER TABLE {{S}}.run_shards ALTER coverage DROP NOT NULL, ALTER coverage DROP DEFAULT,
+	ALTER completeness DROP NOT NULL, ALTER completeness DROP DEFAULT;
+`},
 }
 
 // pgLockKey is the advisory lock serialising schema changes of one schema

@@ -421,7 +421,7 @@ func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
 			sum.RowsRead, sum.Duplicates, sum.OtherShard, sum.Resumed,
 			c.Unique, c.OK, c.NotFound, c.Invalid, c.Error,
 			c.Compliant, c.NonCompliant, c.TOTP, c.Face, c.SMS, c.Email,
-			c.Strong, c.Weak, c.None, c.Coverage(), c.Completeness())
+			c.Strong, c.Weak, c.None, c.CoverageShare().Value(), c.CompletenessShare().Value())
 		if err != nil {
 			return fmt.Errorf("updating run_shards: %w", err)
 		}
@@ -490,7 +490,7 @@ func (s *Postgres) recomputeRun(ctx context.Context, tx pgx.Tx, shardCount int) 
 		WHERE run_id = $1`,
 		s.run.RunID, st.status, st.finishedAt, st.reason, st.rowsRead, st.duplicates,
 		c.Unique, c.OK, c.NotFound, c.Invalid, c.Error, c.Compliant, c.NonCompliant,
-		c.TOTP, c.Face, c.SMS, c.Email, c.Strong, c.Weak, c.None, c.Coverage(), c.Completeness())
+		c.TOTP, c.Face, c.SMS, c.Email, c.Strong, c.Weak, c.None, c.CoverageShare().Value(), c.CompletenessShare().Value())
 	if err != nil {
 		return fmt.Errorf("updating runs: %w", err)
 	}

@@ -603,7 +603,9 @@ func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 	})
 	st.label = style(&excelize.Style{Font: &excelize.Font{Color: "262626"}})
 	st.count = style(&excelize.Style{NumFmt: 3}) // #,##0
-	st.percent = style(&excelize.Style{NumFmt: 10, Font: &excelize.Font{Bold: true}, Alignment: &excelize.Alignment{Horizontal: "right"}})
+	// A share cell holds the shown value (pipeline.Share.Fraction).
+	pctFmt := "0.0%"
+	st.percent = style(&excelize.Style{CustomNumFmt: &pctFmt, Font: &excelize.Font{Bold: true}, Alignment: &excelize.Alignment{Horizontal: "right"}})
 	st.datetime = style(&excelize.Style{CustomNumFmt: &timeFmt, Alignment: &excelize.Alignment{Horizontal: "left"}})
 	st.tableHeader = style(&excelize.Style{
 		Font:      &excelize.Font{Bold: true, Color: "FFFFFF"},

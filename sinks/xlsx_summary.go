@@ -58,33 +58,38 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 		label string
 		v     any
 		style int
+		note  string // the counts beside a share
 	}
 	figs := []fig{
-		{"Rows read", s.RowsRead, st.count},
-		{"Unique subjects", s.Unique, st.count},
-		{"Duplicate rows (audited once)", s.Duplicates, st.count},
+		{"Rows read", s.RowsRead, st.count, ""},
+		{"Unique subjects", s.Unique, st.count, ""},
+		{"Duplicate rows (audited once)", s.Duplicates, st.count, ""},
 	}
 	if run.Shard.Sharded() {
-		figs = append(figs, fig{"Rows left to other shards", s.OtherShard, st.count})
+		figs = append(figs, fig{"Rows left to other shards", s.OtherShard, st.count, ""})
 	}
 	figs = append(figs,
-		fig{"Checked (ok)", s.OK, st.count},
-		fig{"Not found", s.NotFound, st.count},
-		fig{"Invalid", s.Invalid, st.count},
-		fig{"Unknown (error)", s.Error, st.count},
-		fig{"Compliant", s.Compliant, st.count},
-		fig{"Non-compliant", s.NonCompliant, st.count},
-		fig{coverageLabel, coverageCell(s.Counts), st.percent},
-		fig{"Completeness (checked ÷ auditable)", s.Completeness(), st.percent},
-		fig{"Policy", policyText(run.Policy), 0},
-		fig{"Data as of (start, UTC)", timeOrNil(run.StartedAt), st.datetime},
-		fig{"Data as of (end, UTC)", timeOrNil(s.FinishedAt), st.datetime},
-		fig{"Run complete", yesNo(s.Complete), 0},
+		fig{"Checked (ok)", s.OK, st.count, ""},
+		fig{"Not found", s.NotFound, st.count, ""},
+		fig{"Invalid", s.Invalid, st.count, ""},
+		fig{"Unknown (error)", s.Error, st.count, ""},
+		fig{"Compliant", s.Compliant, st.count, ""},
+		fig{"Non-compliant", s.NonCompliant, st.count, ""},
+		fig{label: coverageLabel, v: shareCell(s.CoverageShare()), style: st.percent, note: shareCounts(s.CoverageShare(), "compliant", "checked")},
+		fig{label: "Completeness (checked ÷ auditable)", v: shareCell(s.CompletenessShare()), style: st.percent, note: shareCounts(s.CompletenessShare(), "checked", "auditable")},
+		fig{"Policy", policyText(run.Policy), 0, ""},
+		fig{"Data as of (start, UTC)", timeOrNil(run.StartedAt), st.datetime, ""},
+		fig{"Data as of (end, UTC)", timeOrNil(s.FinishedAt), st.datetime, ""},
+		fig{"Run complete", yesNo(s.Complete), 0, ""},
 	)
 	if !s.Complete {
-		figs = append(figs, fig{"Incomplete because", SafeCell(incompleteReason(s)), st.wrap})
+		figs = append(figs, fig{"Incomplete because", SafeCell(incompleteReason(s)), st.wrap, ""})
 	}
 	for _, fg := range figs {
+		if fg.note != "" {
+			w.add(0, styled(st.label, fg.label), styled(fg.style, fg.v), styled(st.note, fg.note))
+			continue
+		}
 		w.add(0, styled(st.label, fg.label), styled(fg.style, fg.v))
 	}
 	w.skip()
@@ -101,7 +106,7 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 		{"TOTP app", s.TOTP}, {"Face", s.Face}, {"SMS", s.SMS}, {"E-mail", s.Email},
 		{"Strong (TOTP or face)", s.Strong}, {"Weak (SMS or e-mail only)", s.Weak}, {"None", s.None},
 	} {
-		w.add(0, styled(st.label, row.label), styled(st.count, row.n), styled(st.percent, s.Share(row.n)))
+		w.add(0, styled(st.label, row.label), styled(st.count, row.n), styled(st.percent, shareCell(s.ShareOf(row.n))))
 	}
 	first, last := header+1, w.row
 	if w.err != nil {
@@ -124,8 +129,8 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 			for i, n := range []int64{g.Unique, g.OK, g.Compliant, g.NonCompliant, g.NotFound, g.Invalid, g.Error} {
 				row[1+i] = styled(st.count, n)
 			}
-			row[8] = styled(st.percent, coverageCell(g.Counts))
-			row[9] = styled(st.percent, g.Completeness())
+			row[8] = styled(st.percent, shareCell(g.CoverageShare()))
+			row[9] = styled(st.percent, shareCell(g.CompletenessShare()))
 			w.add(0, row...)
 			if w.err != nil {
 				return w.err
@@ -161,13 +166,20 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 
 func ptr[T any](v T) *T { return &v }
 
-// coverageCell is the coverage of c for a percentage cell, or "n/a" when
-// no user was checked: 0 % would claim a finding there is none of.
-func coverageCell(c pipeline.Counts) any {
-	if c.OK == 0 {
-		return "n/a"
+// shareCell is a share for a cell formatted 0.0%: the shown value
+// (pipeline.Share.Fraction), or "n/a" when there is nothing to divide by,
+// since 0 % would claim a finding there is none of.
+func shareCell(sh pipeline.Share) any {
+	if f, ok := sh.Fraction(); ok {
+		return f
 	}
-	return c.Coverage()
+	return pipeline.NA
+}
+
+// shareCounts is the counts behind a share, for the cell beside it:
+// "1,234 compliant of 1,600 checked".
+func shareCounts(sh pipeline.Share, n, d string) string {
+	return formatCount(sh.N) + " " + n + " of " + formatCount(max(sh.D, 0)) + " " + d
 }
 
 // presentSheet makes a sheet read like a page: no grid lines, printed in

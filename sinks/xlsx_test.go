@@ -381,18 +381,26 @@ func checkSummarySheet(t *testing.T, f *excelize.File, s *pipeline.Summary) {
 	if !s.Complete || s.Error > 0 {
 		coverageLabel += " — NOT FINAL"
 	}
-	for label, want := range map[string]float64{
-		coverageLabel:                        s.Coverage(),
-		"Completeness (checked ÷ auditable)": s.Completeness(),
+	for label, want := range map[string]pipeline.Share{
+		coverageLabel:                        s.CoverageShare(),
+		"Completeness (checked ÷ auditable)": s.CompletenessShare(),
 	} {
+		// The cell holds the value shown, formatted 0.0%, with the counts beside it.
+		wantV, _ := want.Fraction()
 		got, err := strconv.ParseFloat(v[label], 64)
-		if err != nil || abs(got-want) > 1e-9 {
-			t.Errorf("Summary %q = %q, want %v", label, v[label], want)
+		if err != nil || got != wantV {
+			t.Errorf("Summary %q = %q, want %v", label, v[label], wantV)
 		}
 		cell := findCell(t, f, "Summary", label)
 		id, _ := f.GetCellStyle("Summary", "B"+cell[1:])
-		if st, _ := f.GetStyle(id); st == nil || st.NumFmt != 10 {
-			t.Errorf("%q is not formatted as a percentage: %+v", label, st)
+		if st, _ := f.GetStyle(id); st == nil || st.CustomNumFmt == nil || *st.CustomNumFmt != "0.0%" {
+			t.Errorf("%q is not formatted 0.0%%: %+v", label, st)
+		}
+		if shown, _ := f.GetCellValue("Summary", "B"+cell[1:]); shown != want.String() {
+			t.Errorf("%q shows %q, want %q", label, shown, want.String())
+		}
+		if beside, _ := f.GetCellValue("Summary", "C"+cell[1:]); !strings.HasPrefix(beside, formatCount(want.N)+" ") {
+			t.Errorf("%q: counts beside it %q", label, beside)
 		}
 	}
 
@@ -628,7 +636,7 @@ func TestXLSXLibreOffice(t *testing.T) {
 	for _, row := range summary {
 		if len(row) > 1 && row[0] == "Coverage (compliant ÷ checked) — NOT FINAL" {
 			found = true
-			if want := fmt.Sprintf("%.2f%%", s.Coverage()*100); row[1] != want {
+			if want := s.CoverageShare().String(); row[1] != want {
 				t.Errorf("LibreOffice coverage %q, want %q", row[1], want)
 			}
 		}

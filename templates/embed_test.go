@@ -29,7 +29,7 @@ func TestSelfContained(t *testing.T) {
 
 func TestParses(t *testing.T) {
 	funcs := template.FuncMap{}
-	for _, f := range []string{"count", "pct", "share", "int64", "add"} {
+	for _, f := range []string{"count", "share", "int64", "add"} {
 		funcs[f] = func(...any) string { return "" }
 	}
 	if _, err := template.New(ReportHTML).Funcs(funcs).ParseFS(FS, ReportHTML); err != nil {

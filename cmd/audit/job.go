@@ -313,7 +313,7 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 		"rows_read", s.RowsRead, "unique", s.Unique, "duplicates", s.Duplicates,
 		"ok", s.OK, "not_found", s.NotFound, "invalid", s.Invalid, "unknown", s.Error,
 		"compliant", s.Compliant, "non_compliant", s.NonCompliant,
-		"coverage_pct", pct(s.Coverage()), "completeness_pct", pct(s.Completeness()),
+		"coverage_pct", logShare(s.CoverageShare()), "completeness_pct", logShare(s.CompletenessShare()),
 		"strong", s.Strong, "weak", s.Weak, "none", s.None,
 		"totp", s.TOTP, "face", s.Face, "sms", s.SMS, "email", s.Email,
 		"resumed", s.Resumed, "other_shards", s.OtherShard,
@@ -337,7 +337,15 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 	}
 }
 
-func pct(f float64) float64    { return round1(f * 100) }
+// logShare is a share for the log line: the percentage every report shows
+// (76.8), or "n/a" when there is nothing to divide by.
+func logShare(sh pipeline.Share) any {
+	if p, ok := sh.Percent(); ok {
+		return p
+	}
+	return pipeline.NA
+}
+
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
 
 // newRunID returns an identifier that sorts by start time:

@@ -58,7 +58,7 @@ func (e *cmdEnv) report(args []string) int {
 	})
 	code := exitCode(cfg, &sum, runErr)
 	log.Info("report written", "run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
-		"complete", sum.Complete, "coverage_pct", pct(sum.Coverage()), "took", time.Since(start).Round(time.Millisecond).String(),
+		"complete", sum.Complete, "coverage_pct", logShare(sum.CoverageShare()), "took", time.Since(start).Round(time.Millisecond).String(),
 		"exit_code", code)
 	if !sum.Complete {
 		log.Error("the stored run is incomplete; the reports say so", "reason", sum.Incomplete)
