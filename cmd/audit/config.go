@@ -4,10 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,39 +20,49 @@ import (
 // Config is every variable of SPEC section 3. Each also has a flag: the
 // variable's name without its GENAUTH_ or AUDIT_ prefix, lower case, with
 // dashes (AUDIT_RATE is --rate). A flag wins over the variable.
+//
+// Tags: env names the variable and envDefault its built-in default (the
+// only default -h ever shows); help is the -h text; secret hides the value
+// everywhere; cmd lists the commands that read it ("run", "report" or
+// "run,report"; no cmd tag means both). Adding a field here is all it takes:
+// the variable is then known (never reported as misspelt), has its flag,
+// its -h line and its README check.
 type Config struct {
-	Host            string        `env:"GENAUTH_HOST" envDefault:"https://api.genauth.ai" help:"GenAuth API base URL"`
-	AccessKeyID     string        `env:"GENAUTH_ACCESS_KEY_ID" help:"user pool ID or collaborator access key"`
-	AccessKeySecret string        `env:"GENAUTH_ACCESS_KEY_SECRET" secret:"true" help:"its secret (prefer the variable or the _FILE form: a flag shows in ps)"`
-	SecretFile      string        `env:"GENAUTH_ACCESS_KEY_SECRET_FILE" help:"read the secret from this file (Kubernetes secret volume)"`
-	TenantID        string        `env:"GENAUTH_TENANT_ID" help:"sent as x-authing-app-tenant-id"`
-	Source          string        `env:"AUDIT_SOURCE" help:"CSV path, - for stdin, postgres:// URL, or genauth:users"`
-	SourceQuery     string        `env:"AUDIT_SOURCE_QUERY" help:"SQL for a Postgres source"`
-	IDColumn        string        `env:"AUDIT_ID_COLUMN" help:"identifier column (default user_id, else userId, id, else the first)"`
-	IDTypeColumn    string        `env:"AUDIT_ID_TYPE_COLUMN" help:"id type column (default id_type, else userIdType, if present)"`
-	IDType          string        `env:"AUDIT_ID_TYPE" envDefault:"user_id" help:"id type for rows without one"`
+	Host            string        `env:"GENAUTH_HOST" envDefault:"https://api.genauth.ai" cmd:"run" help:"GenAuth API base URL"`
+	AccessKeyID     string        `env:"GENAUTH_ACCESS_KEY_ID" cmd:"run" help:"user pool ID or collaborator access key"`
+	AccessKeySecret string        `env:"GENAUTH_ACCESS_KEY_SECRET" secret:"true" cmd:"run" help:"its secret (prefer the variable or the _FILE form: a flag shows in ps)"`
+	SecretFile      string        `env:"GENAUTH_ACCESS_KEY_SECRET_FILE" cmd:"run" help:"read the secret from this file (Kubernetes secret volume)"`
+	TenantID        string        `env:"GENAUTH_TENANT_ID" cmd:"run" help:"sent as x-authing-app-tenant-id"`
+	Source          string        `env:"AUDIT_SOURCE" cmd:"run" help:"CSV path, - for stdin, postgres:// URL, or genauth:users"`
+	SourceQuery     string        `env:"AUDIT_SOURCE_QUERY" cmd:"run" help:"SQL for a Postgres source"`
+	IDColumn        string        `env:"AUDIT_ID_COLUMN" cmd:"run" help:"identifier column (default user_id, else userId, id, else the first)"`
+	IDTypeColumn    string        `env:"AUDIT_ID_TYPE_COLUMN" cmd:"run" help:"id type column (default id_type, else userIdType, if present)"`
+	IDType          string        `env:"AUDIT_ID_TYPE" envDefault:"user_id" cmd:"run" help:"id type for rows without one"`
 	Output          string        `env:"AUDIT_OUTPUT" envDefault:"out/mfa-audit.xlsx,out/mfa-audit.html" help:"comma-separated outputs: *.xlsx, *.html, *.csv, *.jsonl, postgres://..."`
-	Concurrency     int           `env:"AUDIT_CONCURRENCY" envDefault:"8" help:"requests in flight"`
-	Rate            float64       `env:"AUDIT_RATE" envDefault:"20" help:"requests per second ceiling (0 = none); lowered while the API answers 429"`
-	Timeout         time.Duration `env:"AUDIT_TIMEOUT" envDefault:"10s" help:"per request"`
-	Retries         int           `env:"AUDIT_RETRIES" envDefault:"5" help:"retries per user for 429, 5xx, timeouts, resets, malformed answers"`
+	Concurrency     int           `env:"AUDIT_CONCURRENCY" envDefault:"8" cmd:"run" help:"requests in flight"`
+	Rate            float64       `env:"AUDIT_RATE" envDefault:"20" cmd:"run" help:"requests per second ceiling (0 = none); lowered while the API answers 429"`
+	Timeout         time.Duration `env:"AUDIT_TIMEOUT" envDefault:"10s" cmd:"run" help:"per request"`
+	Retries         int           `env:"AUDIT_RETRIES" envDefault:"5" cmd:"run" help:"retries per user for 429, 5xx, timeouts, resets, malformed answers"`
 	MaxUnknown      int64         `env:"AUDIT_MAX_UNKNOWN" envDefault:"0" help:"users whose state may stay unknown before the run counts as failed"`
 	Policy          string        `env:"AUDIT_POLICY" envDefault:"any" help:"compliant means: any (a factor bound) or strong (TOTP or face)"`
 	FailUnder       float64       `env:"AUDIT_FAIL_UNDER" envDefault:"0" help:"exit 3 when coverage percent is below this (0 = off)"`
 	GroupBy         string        `env:"AUDIT_GROUP_BY" help:"attribute to break the summary down by, e.g. department"`
 	RunID           string        `env:"AUDIT_RUN_ID" help:"run identifier; reusing one with a Postgres output resumes that run (default: generated, sortable by time)"`
-	Shard           string        `env:"AUDIT_SHARD" envDefault:"0/1" help:"i/n: audit only shard i of n (i defaults to JOB_COMPLETION_INDEX; /n takes it from there)"`
+	Shard           string        `env:"AUDIT_SHARD" envDefault:"0/1" cmd:"run" help:"i/n: audit only shard i of n (i defaults to JOB_COMPLETION_INDEX; /n takes it from there)"`
 	PGSchema        string        `env:"AUDIT_PG_SCHEMA" envDefault:"mfa_audit" help:"schema for the Postgres tables"`
 	MaskPII         bool          `env:"AUDIT_MASK_PII" envDefault:"false" help:"mask e-mail addresses and phone numbers in XLSX, HTML and CSV"`
 	HTMLMaxRows     int           `env:"AUDIT_HTML_MAX_ROWS" envDefault:"5000" help:"non-compliant users listed in the HTML report"`
 	LogFormat       string        `env:"AUDIT_LOG_FORMAT" envDefault:"text" help:"text or json"`
-	Progress        string        `env:"AUDIT_PROGRESS" envDefault:"auto" help:"auto, always or never"`
-	AllowHTTP       bool          `env:"AUDIT_ALLOW_HTTP" envDefault:"false" help:"allow a plain-http GENAUTH_HOST that is not loopback"`
-	ReportFrom      string        `env:"AUDIT_REPORT_FROM" help:"audit report: a postgres:// URL or a results .jsonl file"`
+	Progress        string        `env:"AUDIT_PROGRESS" envDefault:"auto" cmd:"run" help:"auto (a bar on a terminal, else a log line every 10 s), always, or never (no bar; the log lines stay)"`
+	AllowHTTP       bool          `env:"AUDIT_ALLOW_HTTP" envDefault:"false" cmd:"run" help:"allow a plain-http GENAUTH_HOST that is not loopback"`
+	ReportFrom      string        `env:"AUDIT_REPORT_FROM" cmd:"report" help:"audit report: a postgres:// URL or a results .jsonl file"`
 
-	// Derived by Validate.
+	// Derived by resolve.
 	shard   pipeline.Shard
 	outputs []output
+	// blamed holds the variables already reported as wrong, so that a
+	// check further on does not report the same cause again.
+	blamed map[string]bool
 }
 
 // output is one entry of AUDIT_OUTPUT.
@@ -62,34 +72,67 @@ type output struct {
 }
 
 // loadConfig reads the environment (environ, as os.Environ) and then the
-// flags in args. Every problem is returned together, each naming its
-// variable.
-func loadConfig(fs *flag.FlagSet, args []string, environ []string) (*Config, error) {
+// flags in args for the command cmd ("run" or "report"; the flags are
+// registered on fs here).
+//
+// It returns a usage error (a flag that does not parse, an argument too
+// many, flag.ErrHelp) alone, as soon as it meets it; otherwise every
+// configuration problem of the variables cmd reads, together, each naming
+// its variable, one per cause. A variable with a bad value takes its
+// built-in default, so later checks do not complain about it a second
+// time; a flag given for it replaces the value and drops the complaint.
+func loadConfig(cmd string, fs *flag.FlagSet, args []string, environ []string) (*Config, []error, error) {
 	envMap := map[string]string{}
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			envMap[k] = v
 		}
 	}
-	cfg := &Config{}
-	var errs []error
-	if err := env.ParseWithOptions(cfg, env.Options{Environment: envMap}); err != nil {
-		errs = append(errs, envErrors(err)...)
+	cfg := &Config{blamed: map[string]bool{}}
+	envProblems := map[string]error{} // by variable
+	if err := env.ParseWithOptions(cfg, env.Options{Environment: envMap, FuncMap: valueParsers}); err != nil {
+		defaults := defaultConfig()
+		for _, e := range envErrors(err) {
+			var p *problem
+			if errors.As(e, &p) && p.field != "" {
+				// Keep the built-in default, not the zero a failed parse leaves.
+				f := reflect.ValueOf(cfg).Elem().FieldByName(p.field)
+				f.Set(reflect.ValueOf(defaults).Elem().FieldByName(p.field))
+				envProblems[p.Var] = p
+				continue
+			}
+			envProblems[fmt.Sprint(len(envProblems))] = e
+		}
 	}
-	registerFlags(fs, cfg)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	registerFlags(fs, cfg, cmd)
+	if err := parseFlags(fs, args); err != nil {
+		return cfg, nil, err
 	}
 	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+		return cfg, nil, fmt.Errorf("unexpected argument %q (configuration comes from variables and --flags)", fs.Arg(0))
 	}
-	if err := cfg.resolve(envMap); err != nil {
-		errs = append(errs, err)
+	fs.Visit(func(f *flag.Flag) { // a flag wins, also over a bad value
+		if fv, ok := f.Value.(*fieldValue); ok {
+			delete(envProblems, fv.name)
+		}
+	})
+	var problems []error
+	for _, f := range configFields() { // in the order of the struct
+		if e, ok := envProblems[f.env]; ok {
+			problems = append(problems, e)
+			cfg.blamed[f.env] = true
+			delete(envProblems, f.env)
+		}
 	}
-	return cfg, errors.Join(errs...)
+	for _, e := range envProblems {
+		problems = append(problems, e)
+	}
+	problems = append(problems, unknownVariables(envMap)...)
+	problems = append(problems, cfg.resolve(envMap)...)
+	return cfg, forCommand(cmd, problems), nil
 }
 
-// envErrors turns env's aggregate error into one error per variable.
+// envErrors turns env's aggregate error into one problem per variable.
 func envErrors(err error) []error {
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
@@ -100,7 +143,7 @@ func envErrors(err error) []error {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
 			f, _ := reflect.TypeFor[Config]().FieldByName(pe.Name)
-			out = append(out, fmt.Errorf("%s: %v", f.Tag.Get("env"), unwrapNum(pe.Err)))
+			out = append(out, &problem{Var: f.Tag.Get("env"), Msg: pe.Err.Error(), field: pe.Name})
 			continue
 		}
 		out = append(out, e)
@@ -108,20 +151,23 @@ func envErrors(err error) []error {
 	return out
 }
 
-func unwrapNum(err error) error {
-	var ne *strconv.NumError
-	if errors.As(err, &ne) {
-		return fmt.Errorf("%q is not a valid number", ne.Num)
-	}
-	return err
+// defaultConfig is the configuration of an empty environment.
+func defaultConfig() *Config {
+	c := &Config{}
+	env.ParseWithOptions(c, env.Options{Environment: map[string]string{}, FuncMap: valueParsers})
+	return c
 }
 
-// resolve applies the cross-field rules that do not depend on the command
-// and derives shard and outputs. The secret file is read here.
-func (c *Config) resolve(envMap map[string]string) error {
+// resolve applies the rules on values and between variables, derives shard
+// and outputs, and reads the secret file. A variable already blamed for a
+// bad value is not blamed again.
+func (c *Config) resolve(envMap map[string]string) []error {
 	var errs []error
 	bad := func(name, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, a...)))
+		if !c.blamed[name] {
+			errs = append(errs, &problem{Var: name, Msg: fmt.Sprintf(format, a...)})
+			c.blamed[name] = true
+		}
 	}
 	if c.SecretFile != "" {
 		b, err := os.ReadFile(c.SecretFile)
@@ -137,8 +183,8 @@ func (c *Config) resolve(envMap map[string]string) error {
 			}
 		}
 	}
-	if u, err := url.Parse(c.Host); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("GENAUTH_HOST", "%q is not an http(s) URL", c.Host)
+	if msg := checkHost(c.Host); msg != "" {
+		bad("GENAUTH_HOST", "%s", msg)
 	}
 	if !pipeline.ValidIDType(c.IDType) {
 		bad("AUDIT_ID_TYPE", "%q is not one of %s", c.IDType, strings.Join(pipeline.IDTypes, ", "))
@@ -146,8 +192,8 @@ func (c *Config) resolve(envMap map[string]string) error {
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		bad("AUDIT_CONCURRENCY", "%d is outside 1..1024", c.Concurrency)
 	}
-	if c.Rate < 0 {
-		bad("AUDIT_RATE", "%v is negative", c.Rate)
+	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
+		bad("AUDIT_RATE", "%v: want requests per second, 0 or more (0 = no ceiling)", c.Rate)
 	}
 	if c.Timeout <= 0 {
 		bad("AUDIT_TIMEOUT", "%v must be positive, e.g. 10s", c.Timeout)
@@ -161,7 +207,7 @@ func (c *Config) resolve(envMap map[string]string) error {
 	if c.Policy != string(pipeline.PolicyAny) && c.Policy != string(pipeline.PolicyStrong) {
 		bad("AUDIT_POLICY", "%q is not any or strong", c.Policy)
 	}
-	if c.FailUnder < 0 || c.FailUnder > 100 {
+	if c.FailUnder < 0 || c.FailUnder > 100 || math.IsNaN(c.FailUnder) {
 		bad("AUDIT_FAIL_UNDER", "%v is outside 0..100 (a percentage)", c.FailUnder)
 	}
 	if c.HTMLMaxRows < 0 {
@@ -192,7 +238,8 @@ func (c *Config) resolve(envMap map[string]string) error {
 		}
 		kind := outputKind(o)
 		if kind == "" {
-			bad("AUDIT_OUTPUT", "%q: unknown kind (want *.xlsx, *.html, *.csv, *.jsonl or postgres://...)", redact.URL(o))
+			errs = append(errs, &problem{Var: "AUDIT_OUTPUT", Msg: fmt.Sprintf("%q: unknown kind (want *.xlsx, *.html, *.csv, *.jsonl or postgres://...)", redact.URL(o))})
+			c.blamed["AUDIT_OUTPUT"] = true
 			continue
 		}
 		c.outputs = append(c.outputs, output{kind: kind, path: o})
@@ -200,28 +247,57 @@ func (c *Config) resolve(envMap map[string]string) error {
 	if len(c.outputs) == 0 {
 		bad("AUDIT_OUTPUT", "no output given")
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+// checkHost says what is wrong with a GENAUTH_HOST, and how to fix it, or
+// returns "".
+func checkHost(host string) string {
+	u, err := url.Parse(host)
+	if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		return ""
+	}
+	if !strings.Contains(host, "://") && host != "" && !strings.ContainsAny(host, " \t") {
+		return fmt.Sprintf("%q has no scheme: did you mean https://%s?", redact.URL(host), strings.TrimPrefix(host, "//"))
+	}
+	return fmt.Sprintf("%q is not an http(s) URL, e.g. https://api.genauth.ai", redact.URL(host))
 }
 
 // requireRun checks what `audit run` needs beyond resolve.
-func (c *Config) requireRun() error {
+func (c *Config) requireRun() []error {
 	var errs []error
-	if c.AccessKeyID == "" {
-		errs = append(errs, errors.New("GENAUTH_ACCESS_KEY_ID: required (the user pool ID or an access key)"))
+	need := func(name, msg string) {
+		if !c.blamed[name] {
+			errs = append(errs, &problem{Var: name, Msg: msg})
+			c.blamed[name] = true
+		}
 	}
-	if c.AccessKeySecret == "" {
-		errs = append(errs, errors.New("GENAUTH_ACCESS_KEY_SECRET: required (or GENAUTH_ACCESS_KEY_SECRET_FILE)"))
+	if c.AccessKeyID == "" {
+		need("GENAUTH_ACCESS_KEY_ID", "required (the user pool ID or an access key)")
+	}
+	if c.AccessKeySecret == "" && c.SecretFile == "" {
+		need("GENAUTH_ACCESS_KEY_SECRET", "required (or GENAUTH_ACCESS_KEY_SECRET_FILE)")
 	}
 	switch {
 	case c.Source == "":
-		errs = append(errs, errors.New("AUDIT_SOURCE: required (a CSV path, - for stdin, a postgres:// URL or genauth:users)"))
+		need("AUDIT_SOURCE", "required (a CSV path, - for stdin, a postgres:// URL or genauth:users)")
 	case isPostgresURL(c.Source) && strings.TrimSpace(c.SourceQuery) == "":
-		errs = append(errs, errors.New("AUDIT_SOURCE_QUERY: required with a Postgres AUDIT_SOURCE"))
+		need("AUDIT_SOURCE_QUERY", "required with a Postgres AUDIT_SOURCE")
 	}
 	if c.shard.Sharded() && c.RunID == "" {
-		errs = append(errs, fmt.Errorf("AUDIT_RUN_ID: required with AUDIT_SHARD %s, so that every shard writes into one run", c.shard))
+		need("AUDIT_RUN_ID", fmt.Sprintf("required with AUDIT_SHARD %s, so that every shard writes into one run", c.shard))
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+// isBlamed reports whether any of the variables was already reported wrong.
+func (c *Config) isBlamed(names ...string) bool {
+	for _, n := range names {
+		if c.blamed[n] {
+			return true
+		}
+	}
+	return false
 }
 
 func isPostgresURL(s string) bool {
@@ -271,130 +347,63 @@ func validRunID(id string) bool {
 func (c *Config) public() map[string]string {
 	out := map[string]string{}
 	v := reflect.ValueOf(c).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := f.Tag.Get("env")
-		if name == "" || f.Tag.Get("secret") != "" {
+	for _, f := range configFields() {
+		if f.secret {
 			continue
 		}
-		val := fmt.Sprint(v.Field(i).Interface())
+		val := fmt.Sprint(v.FieldByName(f.field).Interface())
 		if val == "" {
 			continue
 		}
-		if strings.Contains(name, "SOURCE") || strings.Contains(name, "OUTPUT") || strings.Contains(name, "REPORT_FROM") {
+		if strings.Contains(f.env, "SOURCE") || strings.Contains(f.env, "OUTPUT") || strings.Contains(f.env, "REPORT_FROM") {
 			parts := strings.Split(val, ",")
 			for j := range parts {
 				parts[j] = redact.URL(parts[j])
 			}
 			val = strings.Join(parts, ",")
 		}
-		out[name] = val
+		out[f.env] = val
 	}
 	return out
 }
 
-// registerFlags adds one flag per variable to fs, defaulting to the value
-// the environment gave.
-func registerFlags(fs *flag.FlagSet, c *Config) {
-	v := reflect.ValueOf(c).Elem()
-	t := v.Type()
+// configField describes one variable of Config, from its tags.
+type configField struct {
+	field, env, def, help string
+	secret                bool
+	cmds                  []string // nil: every command that reads the configuration
+	typ                   reflect.Type
+}
+
+// configFields lists Config's variables in the order of the struct.
+func configFields() []configField {
+	t := reflect.TypeFor[Config]()
+	var out []configField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name := f.Tag.Get("env")
 		if name == "" {
 			continue
 		}
-		usage := f.Tag.Get("help") + " [" + name + "]"
-		fs.Var(&fieldValue{v: v.Field(i), secret: f.Tag.Get("secret") != ""}, flagName(name), usage)
+		cf := configField{field: f.Name, env: name, def: f.Tag.Get("envDefault"), help: f.Tag.Get("help"),
+			secret: f.Tag.Get("secret") != "", typ: f.Type}
+		if c := f.Tag.Get("cmd"); c != "" {
+			cf.cmds = strings.Split(c, ",")
+		}
+		out = append(out, cf)
 	}
-	fs.Usage = func() { printFlags(fs) }
+	return out
 }
 
-// printFlags is the -h text of a command's flags: one line a flag with its
-// value's kind, variable and default (never a secret's value).
-func printFlags(fs *flag.FlagSet) {
-	w := fs.Output()
-	fmt.Fprintf(w, "Usage of %s (each flag also reads the variable in brackets; a flag wins):\n", fs.Name())
-	fs.VisitAll(func(f *flag.Flag) {
-		kind := ""
-		if fv, ok := f.Value.(*fieldValue); ok {
-			kind = fv.kind()
-		}
-		fmt.Fprintf(w, "  --%s\n      %s", strings.TrimSpace(f.Name+" "+kind), f.Usage)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(w)
-	})
-}
-
-// kind names the value a flag takes, for -h.
-func (f *fieldValue) kind() string {
-	switch f.v.Interface().(type) {
-	case bool:
-		return ""
-	case int, int64:
-		return "N"
-	case float64:
-		return "NUMBER"
-	case time.Duration:
-		return "DURATION"
+// readBy reports whether the command cmd reads this variable.
+func (f configField) readBy(cmd string) bool {
+	if f.cmds == nil {
+		return true
 	}
-	return "STRING"
-}
-
-// flagName maps AUDIT_RATE to rate and GENAUTH_ACCESS_KEY_ID to access-key-id.
-func flagName(envName string) string {
-	n := strings.TrimPrefix(strings.TrimPrefix(envName, "AUDIT_"), "GENAUTH_")
-	return strings.ToLower(strings.ReplaceAll(n, "_", "-"))
-}
-
-// fieldValue is a flag.Value over one Config field.
-type fieldValue struct {
-	v      reflect.Value
-	secret bool
-}
-
-func (f *fieldValue) String() string {
-	if f == nil || !f.v.IsValid() || f.secret {
-		return ""
+	for _, c := range f.cmds {
+		if c == cmd {
+			return true
+		}
 	}
-	return fmt.Sprint(f.v.Interface())
-}
-
-func (f *fieldValue) IsBoolFlag() bool { return f.v.IsValid() && f.v.Kind() == reflect.Bool }
-
-func (f *fieldValue) Set(s string) error {
-	switch f.v.Interface().(type) {
-	case string:
-		f.v.SetString(s)
-	case bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		f.v.SetBool(b)
-	case int, int64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return errors.New("want a whole number")
-		}
-		f.v.SetInt(n)
-	case float64:
-		x, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return errors.New("want a number")
-		}
-		f.v.SetFloat(x)
-	case time.Duration:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return errors.New("want a duration with a unit, e.g. 10s")
-		}
-		f.v.SetInt(int64(d))
-	default:
-		return fmt.Errorf("unsupported flag type %s", f.v.Type())
-	}
-	return nil
+	return false
 }

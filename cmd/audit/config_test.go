@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,10 +13,10 @@ import (
 
 func TestConfigDefaultsAndFlagsOverEnv(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	cfg, err := loadConfig(fs, []string{"--rate", "7.5", "--mask-pii", "--timeout", "3s"},
+	cfg, problems, err := loadConfig("run", fs, []string{"--rate", "7.5", "--mask-pii", "--timeout", "3s"},
 		[]string{"AUDIT_RATE=99", "AUDIT_CONCURRENCY=4", "AUDIT_OUTPUT=a.xlsx, b.jsonl ,postgres://u:pw@h/db"})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || problems != nil {
+		t.Fatal(err, problems)
 	}
 	if cfg.Rate != 7.5 || cfg.Concurrency != 4 || !cfg.MaskPII || cfg.Timeout != 3*time.Second || cfg.Retries != 5 || cfg.Policy != "any" {
 		t.Errorf("config %+v", cfg)
@@ -33,13 +34,17 @@ func TestConfigDefaultsAndFlagsOverEnv(t *testing.T) {
 }
 
 func TestConfigErrorsNameEveryVariable(t *testing.T) {
-	_, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, []string{
+	_, problems, _ := loadConfig("run", flag.NewFlagSet("t", flag.ContinueOnError), nil, []string{
 		"AUDIT_CONCURRENCY=zero", "AUDIT_TIMEOUT=10", "AUDIT_POLICY=all", "AUDIT_SHARD=4/4",
 		"AUDIT_LOG_FORMAT=xml", "AUDIT_PROGRESS=sometimes", "AUDIT_ID_TYPE=uid", "AUDIT_FAIL_UNDER=101",
 		"GENAUTH_HOST=ftp://x", "GENAUTH_ACCESS_KEY_SECRET_FILE=/nonexistent/secret", "AUDIT_RUN_ID=a b",
 	})
+	err := errors.Join(problems...)
 	if err == nil {
 		t.Fatal("no error")
+	}
+	if len(problems) != 11 {
+		t.Errorf("%d problems for 11 causes:\n%v", len(problems), err)
 	}
 	for _, v := range []string{"AUDIT_CONCURRENCY", "AUDIT_TIMEOUT", "AUDIT_POLICY", "AUDIT_SHARD", "AUDIT_LOG_FORMAT",
 		"AUDIT_PROGRESS", "AUDIT_ID_TYPE", "AUDIT_FAIL_UNDER", "GENAUTH_HOST", "GENAUTH_ACCESS_KEY_SECRET_FILE", "AUDIT_RUN_ID"} {
@@ -55,9 +60,9 @@ func TestSecretFileIsTrimmedAndNeverShown(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	var help strings.Builder
 	fs.SetOutput(&help)
-	cfg, err := loadConfig(fs, nil, []string{"GENAUTH_ACCESS_KEY_SECRET_FILE=" + path})
-	if err != nil || cfg.AccessKeySecret != "hunter2-secret" {
-		t.Fatalf("%v %q", err, cfg.AccessKeySecret)
+	cfg, problems, err := loadConfig("run", fs, nil, []string{"GENAUTH_ACCESS_KEY_SECRET_FILE=" + path})
+	if err != nil || problems != nil || cfg.AccessKeySecret != "hunter2-secret" {
+		t.Fatalf("%v %v %q", err, problems, cfg.AccessKeySecret)
 	}
 	fs.PrintDefaults()
 	for k, v := range cfg.public() {
@@ -65,12 +70,12 @@ func TestSecretFileIsTrimmedAndNeverShown(t *testing.T) {
 			t.Errorf("%s shows the secret", k)
 		}
 	}
-	cfg2, _ := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, []string{"GENAUTH_ACCESS_KEY_SECRET=hunter2-secret"})
+	cfg2, _, _ := loadConfig("run", flag.NewFlagSet("t", flag.ContinueOnError), nil, []string{"GENAUTH_ACCESS_KEY_SECRET=hunter2-secret"})
 	fs2 := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs2.SetOutput(&help)
-	registerFlags(fs2, cfg2)
+	registerFlags(fs2, cfg2, "run")
 	fs2.PrintDefaults()
-	fs2.Usage()
+	printHelp(&help, "run", fs2)
 	if !strings.Contains(help.String(), "--access-key-secret STRING") || !strings.Contains(help.String(), "--rate NUMBER") {
 		t.Errorf("-h lacks flags or their kinds:\n%s", help.String())
 	}
@@ -80,11 +85,11 @@ func TestSecretFileIsTrimmedAndNeverShown(t *testing.T) {
 }
 
 func TestShardFromJobCompletionIndex(t *testing.T) {
-	cfg, err := loadConfig(flag.NewFlagSet("t", flag.ContinueOnError), nil, []string{"AUDIT_SHARD=/4", "JOB_COMPLETION_INDEX=2"})
-	if err != nil || cfg.shard.Index != 2 || cfg.shard.Count != 4 {
-		t.Fatalf("%v %+v", err, cfg.shard)
+	cfg, problems, err := loadConfig("run", flag.NewFlagSet("t", flag.ContinueOnError), nil, []string{"AUDIT_SHARD=/4", "JOB_COMPLETION_INDEX=2"})
+	if err != nil || problems != nil || cfg.shard.Index != 2 || cfg.shard.Count != 4 {
+		t.Fatalf("%v %v %+v", err, problems, cfg.shard)
 	}
-	if err := cfg.requireRun(); err == nil || !strings.Contains(err.Error(), "AUDIT_RUN_ID") {
+	if err := errors.Join(cfg.requireRun()...); err == nil || !strings.Contains(err.Error(), "AUDIT_RUN_ID") {
 		t.Errorf("a sharded run without a run id: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -17,12 +16,12 @@ import (
 // report into DIR. It needs no configuration and never calls a real host.
 func (e *cmdEnv) demo(args []string) int {
 	fs := flag.NewFlagSet("audit demo", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	out := fs.String("out", "out", "directory for the reports")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	if code, done := e.helpOrUsageError("demo", fs, parseFlags(fs, args), nil); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "audit demo: unexpected argument %q; audit demo -h lists the flags\n", fs.Arg(0))
 		return exitUsage
 	}
 	// A little latency and a few faults of each kind, so the demo shows
@@ -54,21 +53,21 @@ func (e *cmdEnv) demo(args []string) int {
 		"AUDIT_GROUP_BY=department",
 		"AUDIT_PROGRESS=never",
 	}
-	cfg, err := loadConfig(flag.NewFlagSet("demo", flag.ContinueOnError), nil, environ)
-	if err != nil {
-		printConfigErrors(e.stderr, err)
-		return exitUsage
+	cfg, problems, err := loadConfig("run", flag.NewFlagSet("demo", flag.ContinueOnError), nil, environ)
+	if err != nil || len(problems) > 0 { // a bug in the lines above, not the user's
+		panic(fmt.Sprint("demo configuration: ", err, problems))
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	j := &job{
+		cmd:        "demo",
 		cfg:        cfg,
 		log:        newLogger(cfg.LogFormat, e.stdout),
 		stdin:      bytes.NewReader(demo.Input()),
 		stderr:     e.stderr,
 		sourceName: "demo sample (400 users, embedded)",
 	}
-	code := j.execute(ctx)
+	code := j.execute(ctx, nil)
 	fmt.Fprintln(e.stdout, "\nThe demo audited the embedded sample against the built-in fake GenAuth server. Reports:")
 	for _, f := range files {
 		abs, _ := filepath.Abs(f)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,16 +14,12 @@ import (
 // and, for any other well-formed id, a synthesized user.
 func (e *cmdEnv) fakeGenAuth(args []string) int {
 	fs := flag.NewFlagSet("audit fake-genauth", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	faults := fs.String("faults", "", `fault switches, e.g. "latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,malformed=0.01,body500=0.01,mixed=true,ttl=60s,maxrps=100"`)
 	poolID := fs.String("pool-id", genauthtest.DefaultPoolID, "accepted GENAUTH_ACCESS_KEY_ID")
 	secret := fs.String("secret", genauthtest.DefaultSecret, "accepted GENAUTH_ACCESS_KEY_SECRET")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := e.helpOrUsageError("fake-genauth", fs, parseFlags(fs, args), nil); done {
+		return code
 	}
 	f, err := genauthtest.ParseFaults(*faults)
 	if err != nil {

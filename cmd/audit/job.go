@@ -24,6 +24,7 @@ import (
 // job is one audit run: configuration in, exit code out. `audit run` and
 // `audit demo` both execute one.
 type job struct {
+	cmd    string // "run" or "report", for pointers to -h
 	cfg    *Config
 	log    *slog.Logger
 	stdin  io.Reader // for AUDIT_SOURCE=-
@@ -34,7 +35,10 @@ type job struct {
 
 // execute builds the parts, checks everything that can be checked before
 // the first MFA call, runs the pipeline and maps the outcome to an exit code.
-func (j *job) execute(ctx context.Context) int {
+// problems are the configuration's own (from loadConfig and requireRun):
+// they are reported in one list with what execute finds, and with any of
+// them no output is created, so that the exit 2 leaves nothing behind.
+func (j *job) execute(ctx context.Context, problems []error) int {
 	cfg := j.cfg
 	if cfg.RunID == "" {
 		cfg.RunID = newRunID(time.Now())
@@ -53,20 +57,27 @@ func (j *job) execute(ctx context.Context) int {
 		Logger:          j.log,
 	})
 	// Everything that can be checked without the API is checked first and
-	// reported together: the host, every output, a file or SQL source.
-	var problems []error
-	if err != nil {
+	// reported together: the host, every output, a file or SQL source. A
+	// check whose variables are already blamed is skipped (one message per
+	// cause).
+	if err != nil && !cfg.isBlamed("GENAUTH_HOST", "GENAUTH_ACCESS_KEY_ID", "GENAUTH_ACCESS_KEY_SECRET",
+		"GENAUTH_ACCESS_KEY_SECRET_FILE", "AUDIT_RATE", "AUDIT_CONCURRENCY", "AUDIT_TIMEOUT", "AUDIT_ALLOW_HTTP") {
 		problems = append(problems, fmt.Errorf("GENAUTH_HOST: %w", err))
 	}
-	outs, prior, err := openOutputs(ctx, cfg)
-	if err != nil {
-		problems = append(problems, err)
+	var (
+		outs  []pipeline.Sink
+		prior pipeline.Prior
+	)
+	if len(problems) == 0 {
+		if outs, prior, err = openOutputs(ctx, cfg); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	var src pipeline.Source
-	if cfg.Source != poolSource {
+	if cfg.Source != poolSource && cfg.Source != "" && !cfg.sourceBlamed() {
 		if src, err = j.openSource(ctx, nil); err != nil {
 			problems = append(problems, err)
-		} else if err := checkGroupBy(cfg.GroupBy, src); err != nil {
+		} else if err := checkGroupBy(cfg.GroupBy, src); err != nil && !cfg.isBlamed("AUDIT_GROUP_BY") {
 			problems = append(problems, err)
 		}
 	}
@@ -188,12 +199,24 @@ func retries(n int) int {
 	return n
 }
 
-// usage reports a configuration problem: exit 2, nothing written.
+// usage reports configuration problems: exit 2, nothing written.
 func (j *job) usage(err error) int {
-	for _, e := range flatten(err) {
-		j.log.Error("configuration error", "err", e.Error())
+	cmd := j.cmd
+	if cmd == "" {
+		cmd = "run"
 	}
-	return exitUsage
+	return logProblems(j.log, cmd, flatten(err))
+}
+
+// sourceBlamed reports whether a variable that opening the source depends
+// on is already reported wrong.
+func (c *Config) sourceBlamed() bool {
+	for name := range c.blamed {
+		if strings.HasPrefix(name, "AUDIT_SOURCE") || strings.HasPrefix(name, "AUDIT_ID") || strings.HasPrefix(name, "AUDIT_CSV") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkGroupBy makes sure AUDIT_GROUP_BY names one of the source's

@@ -53,12 +53,13 @@ func realMain(args, environ []string, stdin io.Reader, stdout, stderr io.Writer)
 	case "version", "--version":
 		fmt.Fprint(stdout, buildinfo.Read().String())
 		return exitOK
-	case "help", "-h", "--help":
+	case "help":
+		return e.help(rest)
+	case "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "audit: unknown command %q\n\n", cmd)
-	usage(stderr)
+	fmt.Fprintf(stderr, "audit: %s; audit help lists the commands\n", unknownCommand(cmd))
 	return exitUsage
 }
 
@@ -67,24 +68,6 @@ type cmdEnv struct {
 	environ        []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `audit: multi-factor authentication audit of a GenAuth (Authing) user pool
-
-Usage:
-  audit run [flags]                  audit the subjects of AUDIT_SOURCE, write AUDIT_OUTPUT
-  audit demo [--out DIR]             run against a built-in fake API and sample users (default ./out)
-  audit report [flags]               re-render outputs from AUDIT_REPORT_FROM (postgres:// URL or .jsonl) without API calls
-  audit verify MANIFEST [--public-key PEM]  check a run's evidence manifest and signature
-  audit fake-genauth [--addr ADDR]   serve the fake GenAuth API with fault switches
-  audit version
-  audit help
-
-Every variable also has a flag (AUDIT_RATE is --rate); a flag wins over the
-variable. "audit run -h" lists them. Exit codes: 0 complete, 1 failed or
-incomplete, 2 usage or configuration error, 3 coverage below AUDIT_FAIL_UNDER.
-`)
 }
 
 // toolVersion is the version reports and the User-Agent name: the

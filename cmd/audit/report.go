@@ -18,19 +18,17 @@ import (
 // JSONL into Postgres, Postgres into a workbook.
 func (e *cmdEnv) report(args []string) int {
 	fs := flag.NewFlagSet("audit report", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	cfg, err := loadConfig(fs, args, e.environ)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err == nil {
-		err = cfg.requireReport()
-	}
-	if err != nil {
-		printConfigErrors(e.stderr, err)
-		return exitUsage
-	}
+	cfg, problems, err := loadConfig("report", fs, args, e.environ)
 	log := newLogger(cfg.LogFormat, e.stdout)
+	if code, done := e.helpOrUsageError("report", fs, err, usageLogger(log)); done {
+		return code
+	}
+	if err := cfg.requireReport(); err != nil && !cfg.isBlamed("AUDIT_REPORT_FROM", "AUDIT_RUN_ID") {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return logProblems(log, "report", problems)
+	}
 	ctx, stop := signalContext()
 	defer stop()
 
@@ -41,7 +39,7 @@ func (e *cmdEnv) report(args []string) int {
 		err = fmt.Errorf("AUDIT_REPORT_FROM: %w", err)
 	}
 	if err != nil {
-		return (&job{cfg: cfg, log: log}).usage(err)
+		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
 	}
 	defer rs.Close()
 	runID := cfg.RunID
@@ -50,7 +48,7 @@ func (e *cmdEnv) report(args []string) int {
 	}
 	outs, _, err := openOutputs(ctx, cfg)
 	if err != nil {
-		return (&job{cfg: cfg, log: log}).usage(err)
+		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
 	}
 	start := time.Now()
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{

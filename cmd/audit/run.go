@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -15,22 +13,21 @@ import (
 // run is `audit run`.
 func (e *cmdEnv) run(args []string) int {
 	fs := flag.NewFlagSet("audit run", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	cfg, err := loadConfig(fs, args, e.environ)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
+	cfg, problems, err := loadConfig("run", fs, args, e.environ)
+	log := newLogger(cfg.LogFormat, e.stdout)
+	if code, done := e.helpOrUsageError("run", fs, err, usageLogger(log)); done {
+		return code
 	}
-	if err == nil {
-		err = cfg.requireRun()
-	}
-	if err != nil {
-		printConfigErrors(e.stderr, err)
-		return exitUsage
-	}
+	problems = append(problems, cfg.requireRun()...)
 	ctx, stop := signalContext()
 	defer stop()
-	j := &job{cfg: cfg, log: newLogger(cfg.LogFormat, e.stdout), stdin: e.stdin, stderr: e.stderr}
-	return j.execute(ctx)
+	j := &job{cmd: "run", cfg: cfg, log: log, stdin: e.stdin, stderr: e.stderr}
+	return j.execute(ctx, problems)
+}
+
+// usageLogger writes a usage mistake as one error log line.
+func usageLogger(log *slog.Logger) func(string) {
+	return func(line string) { log.Error(line, "exit_code", exitUsage) }
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM (stop asking,
@@ -44,15 +41,8 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return ctx, stop
 }
 
-// printConfigErrors lists every configuration problem, one a line.
-func printConfigErrors(w io.Writer, err error) {
-	fmt.Fprintln(w, "audit: configuration error:")
-	for _, e := range flatten(err) {
-		fmt.Fprintln(w, "  -", e)
-	}
-}
-
-// newLogger logs to w (stdout) as text or JSON.
+// newLogger logs to w (stdout) as text or JSON (anything but "json" is
+// text, so that a bad AUDIT_LOG_FORMAT is itself reported).
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
