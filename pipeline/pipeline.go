@@ -36,8 +36,11 @@ type Options struct {
 	MaxUnknown int64
 	// Prior, when set, supplies final results of an earlier attempt of the
 	// same run; those subjects are not asked again.
-	Prior    Prior
-	Progress *Progress // optional live counters for a progress display
+	Prior Prior
+	// Exceptions, when set, applies the exceptions register to every
+	// result (SPEC 14); the summary then carries its report.
+	Exceptions ExceptionJudge
+	Progress   *Progress // optional live counters for a progress display *Progress // optional live counters for a progress display
 	// OnDedupeGrow, when set, is told the size in bytes of the
 	// de-duplication table each time it grows: the one part of a run
 	// whose memory grows with the number of subjects (12 bytes a slot).
@@ -255,6 +258,9 @@ func (r *runner) deliver(res Result, err error, cancel context.CancelFunc) {
 		}
 		return
 	}
+	if r.opt.Exceptions != nil {
+		r.opt.Exceptions.Apply(&res)
+	}
 	for i, s := range r.sinks {
 		if r.failed[i] {
 			continue
@@ -279,6 +285,9 @@ func (r *runner) deliver(res Result, err error, cancel context.CancelFunc) {
 // close finishes the summary and closes every sink with it.
 func (r *runner) close(ctx context.Context) (Summary, error) {
 	r.sum.FinishedAt = r.opt.Now()
+	if r.opt.Exceptions != nil {
+		r.sum.Exceptions = r.opt.Exceptions.Report()
+	}
 	r.sum.Complete = r.stop == nil
 	if r.stop != nil {
 		r.sum.Incomplete = r.stop.Error()

@@ -28,6 +28,9 @@ type ReplayOptions struct {
 	GroupBy string
 	// MaxUnknown is as in Options.
 	MaxUnknown int64
+	// Exceptions, when set, judges every result against a register (given
+	// again, or rebuilt from the stored results) as Options.Exceptions.
+	Exceptions ExceptionJudge
 }
 
 // Replay renders stored results into sinks without calling the API (`audit
@@ -42,6 +45,9 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, opt ReplayOption
 	if opt.GroupBy != "" {
 		run.GroupBy = opt.GroupBy
 	}
+	if opt.Exceptions != nil {
+		run.Exceptions = true
+	}
 	policy := opt.Policy
 	if run.Policy != "" {
 		policy = run.Policy
@@ -50,7 +56,7 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, opt ReplayOption
 		policy = PolicyAny
 	}
 	run.Policy = policy
-	r := &runner{opt: Options{Policy: policy, MaxUnknown: opt.MaxUnknown, Now: time.Now, Progress: &Progress{}}, sinks: sinks,
+	r := &runner{opt: Options{Policy: policy, MaxUnknown: opt.MaxUnknown, Exceptions: opt.Exceptions, Now: time.Now, Progress: &Progress{}}, sinks: sinks,
 		sum: Summary{Run: run}, failed: make([]bool, len(sinks))}
 	r.open(ctx)
 	var n int64

@@ -54,6 +54,9 @@ type Result struct {
 	RequestID string
 	Attempts  int
 	CheckedAt time.Time
+	// Exception is the exceptions-register entry that applies (SPEC 14);
+	// nil without a register or when none names the subject.
+	Exception *Exception
 	// Line is the input line (CSV) or row number (SQL) the subject first
 	// appeared on; it increases in input order (0 if unknown).
 	Line int64

@@ -17,6 +17,9 @@ type RunInfo struct {
 	GroupBy   string
 	Shard     Shard
 	AttrNames []string // attribute columns in source order
+	// Exceptions is true when the run applies an exceptions register
+	// (SPEC 14): the flat layouts then show exception.<field> columns.
+	Exceptions bool
 	// Config is the effective configuration without secrets, variable name
 	// to value, for the Run sheet and the runs row.
 	Config map[string]string

@@ -27,9 +27,12 @@ type Counts struct {
 	Error        int64 `json:"error"`
 	Compliant    int64 `json:"compliant"`
 	NonCompliant int64 `json:"non_compliant"`
-	Strong       int64 `json:"strong"`
-	Weak         int64 `json:"weak"`
-	None         int64 `json:"none"`
+	// Excepted counts the non-compliant subjects with an active exception
+	// (they are also in NonCompliant, which keeps meaning the MFA fact).
+	Excepted int64 `json:"excepted"`
+	Strong   int64 `json:"strong"`
+	Weak     int64 `json:"weak"`
+	None     int64 `json:"none"`
 	// Factor counts subjects with each factor bound, keyed by Factors.
 	TOTP  int64 `json:"totp"`
 	Face  int64 `json:"face"`
@@ -55,6 +58,9 @@ func (c *Counts) Add(r *Result) {
 			c.Compliant++
 		} else {
 			c.NonCompliant++
+			if r.Exception.Excepted() {
+				c.Excepted++
+			}
 		}
 	}
 	switch r.MFA {
@@ -94,6 +100,14 @@ func (c Counts) FactorCount(f string) int64 {
 
 // Coverage is compliant / ok, in [0,1]; 0 when nothing was answered.
 func (c Counts) Coverage() float64 { return ratio(c.Compliant, c.OK) }
+
+// CoverageWithExceptions is (compliant + excepted) / ok, in [0,1]; 0 when
+// nothing was answered.
+func (c Counts) CoverageWithExceptions() float64 { return ratio(c.Compliant+c.Excepted, c.OK) }
+
+// Unexcepted is the non-compliant subjects without an active exception:
+// with a register, "non-compliant" in the summary (SPEC 14).
+func (c Counts) Unexcepted() int64 { return c.NonCompliant - c.Excepted }
 
 // Completeness is ok / (unique - not_found - invalid): the share of
 // auditable subjects whose state is known. 1 when there is nothing to audit.
@@ -140,6 +154,9 @@ type Summary struct {
 	// finished with more unknown subjects than Options.MaxUnknown allows; a
 	// stored run's status is then "failed".
 	Failed bool
+	// Exceptions is the exceptions register's part of the summary; nil
+	// when the run has no register.
+	Exceptions *ExceptionReport
 
 	groups map[string]*Counts
 }

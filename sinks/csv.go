@@ -9,8 +9,9 @@ import (
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
-// CSV writes one row per result in the flat layout of ResultColumns (the
-// fields of SPEC section 5, attributes as attr.<name> columns), for people:
+// CSV writes one row per result in the flat layout of RunColumns (the
+// fields of SPEC section 5, attributes as attr.<name> columns, the
+// exception as exception.<field> columns for a run with a register), for people:
 // every text cell is protected against formula injection (SafeCell) and,
 // with Options.MaskPII, e-mail addresses and phone numbers are masked.
 //
@@ -23,7 +24,7 @@ type CSV struct {
 	f    *atomicFile
 	w    *csv.Writer
 	cols []Column
-	attr []string
+	run  pipeline.RunInfo
 	row  []string
 }
 
@@ -48,11 +49,12 @@ func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
 	c.f = f
 	// csv.NewWriter keeps a *bufio.Writer of 4 KiB or more as it is.
 	c.w = csv.NewWriter(bufio.NewWriterSize(f, 256<<10))
-	c.attr = append([]string(nil), run.AttrNames...)
-	c.cols = ResultColumns(c.attr)
-	header := ResultHeader(c.attr)
-	for i, h := range header {
-		header[i] = SafeCell(h)
+	c.run = run
+	c.run.AttrNames = append([]string(nil), run.AttrNames...)
+	c.cols = RunColumns(c.run)
+	header := make([]string, len(c.cols))
+	for i, col := range c.cols {
+		header[i] = SafeCell(col.Name)
 	}
 	if err := c.w.Write(header); err != nil {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
@@ -62,7 +64,7 @@ func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
 
 // Write appends the row of r (buffered).
 func (c *CSV) Write(_ context.Context, r pipeline.Result) error {
-	c.row = ResultRow(r, c.attr, c.row)
+	c.row = RunRow(r, c.run, c.row)
 	ProtectRow(c.cols, c.row, c.opt.MaskPII)
 	if err := c.w.Write(c.row); err != nil {
 		return fmt.Errorf("csv output %s: %w", c.path, err)

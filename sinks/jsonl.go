@@ -78,9 +78,10 @@ func (j *JSONL) Close(_ context.Context, s pipeline.Summary) error {
 }
 
 // AppendResultJSON appends r as one JSON object (no newline) to dst: the
-// keys of ResultFields in order; null for a nil bool or int and for a zero
-// checked_at; attrs an object with keys in source order; checked_at in
-// TimeLayout. Strings are escaped as encoding/json does, U+2028 and U+2029
+// keys of ResultFields in order; null for a nil bool or int, for a zero
+// checked_at and for no exception; attrs an object with keys in source
+// order; checked_at in TimeLayout; exception an object with the keys of
+// ExceptionFields. Strings are escaped as encoding/json does, U+2028 and U+2029
 // included, invalid UTF-8 becoming U+FFFD; '<', '>' and '&' are kept as
 // they are.
 func AppendResultJSON(dst []byte, r pipeline.Result) []byte {
@@ -132,6 +133,22 @@ func AppendResultJSON(dst []byte, r pipeline.Result) []byte {
 		dst = append(dst, '"')
 		dst = r.CheckedAt.UTC().AppendFormat(dst, TimeLayout)
 		dst = append(dst, '"')
+	}
+	dst = append(dst, `,"exception":`...)
+	if x := r.Exception; x == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, `{"state":`...)
+		dst = appendJSONString(dst, x.State)
+		dst = append(dst, `,"reason":`...)
+		dst = appendJSONString(dst, x.Reason)
+		dst = append(dst, `,"approved_by":`...)
+		dst = appendJSONString(dst, x.ApprovedBy)
+		dst = append(dst, `,"expires":`...)
+		dst = appendJSONString(dst, x.Expires)
+		dst = append(dst, `,"ticket":`...)
+		dst = appendJSONString(dst, x.Ticket)
+		dst = append(dst, '}')
 	}
 	return append(dst, '}')
 }

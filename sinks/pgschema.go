@@ -123,6 +123,21 @@ ALTER TABLE {{S}}.runs ALTER coverage DROP NOT NULL, ALTER coverage DROP DEFAULT
 ALTER TABLE {{S}}.run_shards ALTER coverage DROP NOT NULL, ALTER coverage DROP DEFAULT,
 	ALTER completeness DROP NOT NULL, ALTER completeness DROP DEFAULT;
 `},
+	{3, "exceptions register (SPEC 14)", `
+ALTER TABLE {{S}}.results ADD COLUMN exception jsonb;
+ALTER TABLE {{S}}.runs
+	ADD COLUMN excepted                 bigint NOT NULL DEFAULT 0,
+	ADD COLUMN coverage_with_exceptions double precision,
+	ADD COLUMN exceptions_expired       bigint NOT NULL DEFAULT 0,
+	ADD COLUMN exceptions_expiring      bigint NOT NULL DEFAULT 0,
+	ADD COLUMN exceptions_stale         bigint NOT NULL DEFAULT 0;
+ALTER TABLE {{S}}.run_shards
+	ADD COLUMN excepted                 bigint NOT NULL DEFAULT 0,
+	ADD COLUMN coverage_with_exceptions double precision,
+	ADD COLUMN exceptions_expired       bigint NOT NULL DEFAULT 0,
+	ADD COLUMN exceptions_expiring      bigint NOT NULL DEFAULT 0,
+	ADD COLUMN exceptions_stale         bigint NOT NULL DEFAULT 0;
+`},
 }
 
 // pgLockKey is the advisory lock serialising schema changes of one schema

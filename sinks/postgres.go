@@ -64,6 +64,7 @@ type Postgres struct {
 	sqlInsert  string
 	values     []any
 	attrBuf    bytes.Buffer
+	excBuf     bytes.Buffer
 }
 
 var _ pipeline.Sink = (*Postgres)(nil)
@@ -75,7 +76,7 @@ const pgLoadTable = "mfa_audit_results_load"
 var pgResultColumns = []string{
 	"run_id", "user_id", "id_type", "outcome", "totp", "face", "sms", "email",
 	"factors", "mfa", "compliant", "attrs", "error", "api_code", "request_id",
-	"attempts", "checked_at", "line", "shard",
+	"attempts", "checked_at", "line", "shard", "exception",
 }
 
 // NewPostgres connects to url (an AUDIT_OUTPUT entry) and creates or
@@ -319,7 +320,30 @@ func (b *pgBatchRows) Values() ([]any, error) {
 	}
 	v[17] = r.Line
 	v[18] = s.shard.Index
+	v[19] = s.exceptionJSON(r.Exception)
 	return v, nil
+}
+
+// exceptionJSON encodes a result's exception as the jsonb object of SPEC 14
+// (nil for SQL NULL).
+func (s *Postgres) exceptionJSON(x *pipeline.Exception) any {
+	if x == nil {
+		return nil
+	}
+	b := &s.excBuf
+	b.Reset()
+	for i, kv := range [][2]string{{"state", x.State}, {"reason", x.Reason}, {"approved_by", x.ApprovedBy}, {"expires", x.Expires}, {"ticket", x.Ticket}} {
+		if i == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		pgJSONString(b, kv[0])
+		b.WriteByte(':')
+		pgJSONString(b, pgText(kv[1]))
+	}
+	b.WriteByte('}')
+	return b.Bytes() // encoded by CopyFrom before the next row reuses it
 }
 
 // attrsJSON encodes attributes as a JSON object (jsonb keeps one value per
@@ -410,18 +434,25 @@ func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
 			return fmt.Errorf("locking the runs row: %w", err)
 		}
 		c := sum.Counts
+		var exc pipeline.ExceptionReport
+		if sum.Exceptions != nil {
+			exc = *sum.Exceptions
+		}
 		_, err := tx.Exec(ctx, `UPDATE `+s.schema+`.run_shards SET
 			status = $3, finished_at = $4, incomplete_reason = $5,
 			rows_read = $6, duplicates = $7, other_shard = $8, resumed = $9,
 			unique_subjects = $10, ok = $11, not_found = $12, invalid = $13, error = $14,
 			compliant = $15, non_compliant = $16, totp = $17, face = $18, sms = $19, email = $20,
-			strong = $21, weak = $22, none = $23, coverage = $24, completeness = $25
+			strong = $21, weak = $22, none = $23, coverage = $24, completeness = $25,
+			excepted = $26, coverage_with_exceptions = $27, exceptions_expired = $28,
+			exceptions_expiring = $29, exceptions_stale = $30
 			WHERE run_id = $1 AND shard_index = $2`,
 			s.run.RunID, s.shard.Index, status, finished, reason,
 			sum.RowsRead, sum.Duplicates, sum.OtherShard, sum.Resumed,
 			c.Unique, c.OK, c.NotFound, c.Invalid, c.Error,
 			c.Compliant, c.NonCompliant, c.TOTP, c.Face, c.SMS, c.Email,
-			c.Strong, c.Weak, c.None, c.CoverageShare().Value(), c.CompletenessShare().Value())
+			c.Strong, c.Weak, c.None, c.CoverageShare().Value(), c.CompletenessShare().Value(),
+			c.Excepted, pgCoverageWithExceptions(&sum), exc.Expired, exc.Expiring, exc.Stale)
 		if err != nil {
 			return fmt.Errorf("updating run_shards: %w", err)
 		}
@@ -431,6 +462,15 @@ func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
 		err = fmt.Errorf("postgres output %s: finishing run %s: %w", s.desc, s.run.RunID, err)
 	}
 	return errors.Join(flushErr, err)
+}
+
+// pgCoverageWithExceptions is the shard's coverage with exceptions, or
+// NULL when it applied no register.
+func pgCoverageWithExceptions(sum *pipeline.Summary) any {
+	if sum.Exceptions == nil {
+		return nil
+	}
+	return sum.CoverageWithExceptionsShare().Value()
 }
 
 // Discard releases the connections of a sink that will not run (another
@@ -451,7 +491,11 @@ func (s *Postgres) Discard() {
 // run_shards rows (status, reason, rows read). The caller holds the row
 // lock on runs.
 func (s *Postgres) recomputeRun(ctx context.Context, tx pgx.Tx, shardCount int) error {
-	var c pipeline.Counts
+	var (
+		c            pipeline.Counts
+		expired      int64
+		anyException *bool
+	)
 	err := tx.QueryRow(ctx, `SELECT count(*),
 		count(*) FILTER (WHERE outcome = 'ok'),
 		count(*) FILTER (WHERE outcome = 'not_found'),
@@ -465,15 +509,20 @@ func (s *Postgres) recomputeRun(ctx context.Context, tx pgx.Tx, shardCount int) 
 		count(*) FILTER (WHERE email),
 		count(*) FILTER (WHERE mfa = 'strong'),
 		count(*) FILTER (WHERE mfa = 'weak'),
-		count(*) FILTER (WHERE mfa = 'none')
+		count(*) FILTER (WHERE mfa = 'none'),
+		count(*) FILTER (WHERE NOT compliant AND exception->>'state' = 'active'),
+		count(*) FILTER (WHERE exception->>'state' = 'expired'),
+		bool_or(exception IS NOT NULL)
 		FROM `+s.schema+`.results WHERE run_id = $1`, s.run.RunID).Scan(
 		&c.Unique, &c.OK, &c.NotFound, &c.Invalid, &c.Error, &c.Compliant, &c.NonCompliant,
-		&c.TOTP, &c.Face, &c.SMS, &c.Email, &c.Strong, &c.Weak, &c.None)
+		&c.TOTP, &c.Face, &c.SMS, &c.Email, &c.Strong, &c.Weak, &c.None,
+		&c.Excepted, &expired, &anyException)
 	if err != nil {
 		return fmt.Errorf("counting results: %w", err)
 	}
 	rows, err := tx.Query(ctx, `SELECT shard_index, shard_count, status, incomplete_reason,
-		rows_read, duplicates, finished_at FROM `+s.schema+`.run_shards WHERE run_id = $1`, s.run.RunID)
+		rows_read, duplicates, finished_at, exceptions_expiring, exceptions_stale, coverage_with_exceptions IS NOT NULL
+		FROM `+s.schema+`.run_shards WHERE run_id = $1`, s.run.RunID)
 	if err != nil {
 		return fmt.Errorf("reading run_shards: %w", err)
 	}
@@ -482,15 +531,32 @@ func (s *Postgres) recomputeRun(ctx context.Context, tx pgx.Tx, shardCount int) 
 		return fmt.Errorf("reading run_shards: %w", err)
 	}
 	st := pgRunStatus(shards, shardCount)
+	// The exceptions figures: excepted and expired from the results,
+	// expiring and stale (entries, not results) summed over the shards,
+	// each of which judged the entries of its own subjects.
+	var expiring, stale int64
+	register := anyException != nil && *anyException
+	for _, sh := range shards {
+		expiring += sh.ExceptionsExpiring
+		stale += sh.ExceptionsStale
+		register = register || sh.Register
+	}
+	var covExc any
+	if register {
+		covExc = c.CoverageWithExceptionsShare().Value()
+	}
 	_, err = tx.Exec(ctx, `UPDATE `+s.schema+`.runs SET
 		status = $2, finished_at = $3, incomplete_reason = $4, rows_read = $5, duplicates = $6,
 		unique_subjects = $7, ok = $8, not_found = $9, invalid = $10, error = $11,
 		compliant = $12, non_compliant = $13, totp = $14, face = $15, sms = $16, email = $17,
-		strong = $18, weak = $19, none = $20, coverage = $21, completeness = $22
+		strong = $18, weak = $19, none = $20, coverage = $21, completeness = $22,
+		excepted = $23, coverage_with_exceptions = $24, exceptions_expired = $25,
+		exceptions_expiring = $26, exceptions_stale = $27
 		WHERE run_id = $1`,
 		s.run.RunID, st.status, st.finishedAt, st.reason, st.rowsRead, st.duplicates,
 		c.Unique, c.OK, c.NotFound, c.Invalid, c.Error, c.Compliant, c.NonCompliant,
-		c.TOTP, c.Face, c.SMS, c.Email, c.Strong, c.Weak, c.None, c.CoverageShare().Value(), c.CompletenessShare().Value())
+		c.TOTP, c.Face, c.SMS, c.Email, c.Strong, c.Weak, c.None, c.CoverageShare().Value(), c.CompletenessShare().Value(),
+		c.Excepted, covExc, expired, expiring, stale)
 	if err != nil {
 		return fmt.Errorf("updating runs: %w", err)
 	}
@@ -505,6 +571,11 @@ type pgShardState struct {
 	RowsRead   int64
 	Duplicates int64
 	FinishedAt *time.Time
+	// The shard's exceptions figures (SPEC 14); Register is true when it
+	// applied a register.
+	ExceptionsExpiring int64
+	ExceptionsStale    int64
+	Register           bool
 }
 
 type pgRunState struct {

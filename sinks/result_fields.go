@@ -9,15 +9,24 @@ import (
 
 // ResultFields are the fields of one result (SPEC section 5) in order: the
 // keys of a JSON Lines record and, with "attrs" spread into one column per
-// attribute, the columns of the CSV file and the XLSX Users sheet.
+// attribute and "exception" into one per ExceptionFields, the columns of the
+// CSV file and the XLSX Users sheet.
 var ResultFields = []string{
 	"user_id", "id_type", "outcome", "totp", "face", "sms", "email", "factors",
 	"mfa", "compliant", "attrs", "error", "api_code", "request_id", "attempts", "checked_at",
+	"exception",
 }
 
 // TimeLayout is how checked_at is written in CSV and JSON Lines: RFC 3339 in
 // UTC with milliseconds (2024-05-01T09:30:00.123Z).
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// ExceptionFields are the keys of a result's exception object (SPEC 14), in
+// order; the flat layout shows them as exception.<field> columns.
+var ExceptionFields = []string{"state", "reason", "approved_by", "expires", "ticket"}
+
+// ExceptionColumnPrefix starts the name of an exception column: exception.state.
+const ExceptionColumnPrefix = "exception."
 
 // AttrColumnPrefix starts the name of an attribute column: attr.department.
 const AttrColumnPrefix = "attr."
@@ -37,18 +46,23 @@ type Column struct {
 	Name  string     // header cell: the field name, or attr.<name>
 	Field string     // the field of ResultFields it shows; "attrs" for attributes
 	Attr  string     // the attribute name, for an attribute column
+	Sub   string     // the exception field, for an exception column
 	Kind  ColumnKind //
 	// PII marks the columns that may hold e-mail addresses or phone numbers
-	// (user_id, the attributes, error): masked under Options.MaskPII.
+	// (user_id, the attributes, error, the exception's reason, approver and
+	// ticket): masked under Options.MaskPII.
 	PII bool
 }
 
 // ResultColumns describes the flat layout: the fields of SPEC section 5 in
-// order with one attr.<name> column per attribute in place of attrs.
+// order with one attr.<name> column per attribute in place of attrs, without
+// the exception columns (RunColumns adds them for a run with a register).
 func ResultColumns(attrNames []string) []Column {
-	cols := make([]Column, 0, len(ResultFields)-1+len(attrNames))
+	cols := make([]Column, 0, len(ResultFields)+len(attrNames)+len(ExceptionFields))
 	for _, f := range ResultFields {
 		switch f {
+		case "exception":
+			// Shown only for a run with a register: see RunColumns.
 		case "attrs":
 			for _, a := range attrNames {
 				cols = append(cols, Column{Name: AttrColumnPrefix + a, Field: f, Attr: a, Kind: TextColumn, PII: true})
@@ -111,6 +125,40 @@ func ResultRow(r pipeline.Result, attrNames []string, dst []string) []string {
 		strconv.Itoa(r.Attempts),
 		TimeText(r.CheckedAt),
 	)
+}
+
+// RunColumns is the flat layout of run's results: ResultColumns of its
+// attributes, then, when the run applies an exceptions register
+// (RunInfo.Exceptions), one exception.<field> column per ExceptionFields:
+// the last fields of SPEC section 5 in CSV and XLSX.
+func RunColumns(run pipeline.RunInfo) []Column {
+	cols := ResultColumns(run.AttrNames)
+	if run.Exceptions {
+		for _, sub := range ExceptionFields {
+			cols = append(cols, Column{Name: ExceptionColumnPrefix + sub, Field: "exception", Sub: sub, Kind: TextColumn,
+				PII: sub == "reason" || sub == "approved_by" || sub == "ticket"})
+		}
+	}
+	return cols
+}
+
+// RunRow is ResultRow followed, for a run with a register, by the
+// exception cells of r ("" when it has none): the row of RunColumns.
+func RunRow(r pipeline.Result, run pipeline.RunInfo, dst []string) []string {
+	dst = ResultRow(r, run.AttrNames, dst)
+	if !run.Exceptions {
+		return dst
+	}
+	return appendExceptionCells(dst, r.Exception)
+}
+
+// appendExceptionCells appends the exception.<field> cells of x: all ""
+// when x is nil.
+func appendExceptionCells(dst []string, x *pipeline.Exception) []string {
+	if x == nil {
+		return append(dst, "", "", "", "", "")
+	}
+	return append(dst, x.State, x.Reason, x.ApprovedBy, x.Expires, x.Ticket)
 }
 
 // ProtectRow prepares a row of ResultRow for a file meant for people, in

@@ -54,10 +54,10 @@ type XLSX struct {
 	f  *excelize.File
 	st xlsxStyles
 
-	cols    []Column // ResultColumns of the run's attributes
+	cols    []Column // RunColumns of the run
 	header  []any
 	widths  []float64
-	text    []string        // ResultRow buffer
+	text    []string        // RunRow buffer
 	cellBuf []excelize.Cell // Users row cells; cells points into it
 	cells   []any           // Users row for SetRow: *Cell or nil
 	issueIx []int           // columns of cols shown on the Issues sheet, -1 for line
@@ -123,7 +123,7 @@ func (x *XLSX) open() error {
 		return err
 	}
 
-	x.cols = ResultColumns(x.run.AttrNames)
+	x.cols = RunColumns(x.run)
 	x.header = make([]any, len(x.cols))
 	x.widths = make([]float64, len(x.cols))
 	for i, c := range x.cols {
@@ -178,6 +178,11 @@ func columnWidth(c Column) float64 {
 		return 26
 	case "checked_at":
 		return 20
+	case "exception":
+		if c.Sub == "reason" {
+			return 36
+		}
+		return max(14, float64(len(c.Name))+2)
 	}
 	return 14
 }
@@ -249,7 +254,7 @@ func (x *XLSX) write(r *pipeline.Result) error {
 	}
 	kind := rowKindOf(r)
 	text, style, dstyle := x.st.text[kind], x.st.text[kind], x.st.date[kind]
-	x.text = ResultRow(*r, x.run.AttrNames, x.text)
+	x.text = RunRow(*r, x.run, x.text)
 	ProtectRow(x.cols, x.text, x.opt.MaskPII)
 	for i, c := range x.cols {
 		var v any
@@ -509,6 +514,7 @@ const (
 	rowNonCompliant                // checked, policy not met
 	rowUnknown                     // outcome error: state unknown
 	rowMuted                       // not_found, invalid
+	rowExcepted                    // non-compliant with an active exception
 	rowKinds
 )
 
@@ -516,6 +522,9 @@ func rowKindOf(r *pipeline.Result) rowKind {
 	switch r.Outcome {
 	case pipeline.OutcomeOK:
 		if r.Compliant != nil && !*r.Compliant {
+			if r.Exception.Excepted() {
+				return rowExcepted
+			}
 			return rowNonCompliant
 		}
 		return rowPlain
@@ -580,6 +589,7 @@ func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 		rowNonCompliant: {"FCE4E4", "9C0006"}, // light red: policy not met
 		rowUnknown:      {"FFF2CC", "7F6000"}, // amber: state unknown
 		rowMuted:        {"EDEDED", "595959"}, // grey: not found / invalid
+		rowExcepted:     {"DDEBF7", "1F3864"}, // light blue: excepted (approved exception)
 	}
 	for k, c := range kinds {
 		s := excelize.Style{}

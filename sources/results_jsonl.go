@@ -63,6 +63,13 @@ type resultLine struct {
 	RequestID string          `json:"request_id"`
 	Attempts  int             `json:"attempts"`
 	CheckedAt string          `json:"checked_at"`
+	Exception *struct {
+		State      string `json:"state"`
+		Reason     string `json:"reason"`
+		ApprovedBy string `json:"approved_by"`
+		Expires    string `json:"expires"`
+		Ticket     string `json:"ticket"`
+	} `json:"exception"`
 }
 
 // OpenResultsJSONL opens the results file at path and reads its first
@@ -150,6 +157,9 @@ func (s *ResultsJSONL) decode(b []byte) (pipeline.Result, error) {
 		Error:     l.Error,
 		RequestID: l.RequestID,
 		Attempts:  l.Attempts,
+	}
+	if x := l.Exception; x != nil {
+		r.Exception = &pipeline.Exception{State: x.State, Reason: x.Reason, ApprovedBy: x.ApprovedBy, Expires: x.Expires, Ticket: x.Ticket}
 	}
 	switch r.Outcome {
 	case pipeline.OutcomeOK, pipeline.OutcomeNotFound, pipeline.OutcomeInvalid, pipeline.OutcomeError:

@@ -56,6 +56,8 @@ type Config struct {
 	Progress        string        `env:"AUDIT_PROGRESS" envDefault:"auto" cmd:"run" help:"auto (a bar on a terminal, else a log line every 10 s), always, or never (no bar; the log lines stay)"`
 	AllowHTTP       bool          `env:"AUDIT_ALLOW_HTTP" envDefault:"false" cmd:"run" help:"allow a plain-http GENAUTH_HOST that is not loopback"`
 	ReportFrom      string        `env:"AUDIT_REPORT_FROM" cmd:"report" help:"audit report: a postgres:// URL or a results .jsonl file"`
+	Exceptions      string        `env:"AUDIT_EXCEPTIONS" help:"exceptions register, a CSV file: id_type,user_id,reason,approved_by,expires[,ticket]"`
+	ExceptionWarn   int           `env:"AUDIT_EXCEPTION_WARN_DAYS" envDefault:"30" help:"an active exception expiring within this many days is listed as expiring"`
 
 	// Derived by resolve.
 	shard   pipeline.Shard
@@ -218,6 +220,9 @@ func (c *Config) resolve(envMap map[string]string) []error {
 	}
 	if c.Progress != "auto" && c.Progress != "always" && c.Progress != "never" {
 		bad("AUDIT_PROGRESS", "%q is not auto, always or never", c.Progress)
+	}
+	if c.ExceptionWarn < 0 || c.ExceptionWarn > 3660 {
+		bad("AUDIT_EXCEPTION_WARN_DAYS", "%d is outside 0..3660 (days)", c.ExceptionWarn)
 	}
 	if c.PGSchema == "" {
 		bad("AUDIT_PG_SCHEMA", "must not be empty")

@@ -66,6 +66,9 @@ func (e *cmdEnv) demo(args []string) int {
 		stdin:      bytes.NewReader(demo.Input()),
 		stderr:     e.stderr,
 		sourceName: "demo sample (400 users, embedded)",
+		// A small register, so the exceptions show at first run.
+		exceptionsData: demo.Exceptions(time.Now()),
+		exceptionsName: "demo exceptions register (embedded)",
 	}
 	code := j.execute(ctx, nil)
 	fmt.Fprintln(e.stdout, "\nThe demo audited the embedded sample against the built-in fake GenAuth server. Reports:")

@@ -31,6 +31,11 @@ type job struct {
 	stderr io.Writer // progress bar
 	// sourceName, when set, names the source in reports instead of the path.
 	sourceName string
+	// exceptionsData, when set, is the exceptions register (the demo's
+	// embedded one) instead of the file AUDIT_EXCEPTIONS names;
+	// exceptionsName names it in messages and reports.
+	exceptionsData []byte
+	exceptionsName string
 }
 
 // execute builds the parts, checks everything that can be checked before
@@ -72,6 +77,10 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		if outs, prior, err = openOutputs(ctx, cfg); err != nil {
 			problems = append(problems, err)
 		}
+	}
+	register, err := j.loadExceptions()
+	if err != nil {
+		problems = append(problems, err)
 	}
 	var src pipeline.Source
 	if cfg.Source != poolSource && cfg.Source != "" && !cfg.sourceBlamed() {
@@ -123,6 +132,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		Shard:     cfg.shard,
 		Config:    cfg.public(),
 	}
+	judge := j.exceptionsJudge(register, &run)
 	prog := &pipeline.Progress{}
 	stopProgress := progress.Start(progress.Options{
 		Mode:   cfg.Progress,
@@ -146,11 +156,13 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		MaxUnknown:    cfg.MaxUnknown,
 		Window:        windowFor(cfg.Concurrency, cfg.Rate),
 		Prior:         prior,
+		Exceptions:    judge,
 		Progress:      prog,
 		OnDedupeGrow:  memoryBudget(),
 		Logger:        j.log,
 	})
 	stopProgress()
+	logExceptionNotes(j.log, &sum)
 	code := exitCode(cfg, &sum, runErr)
 	logSummary(j.log, &sum, client.Stats(), code, runErr)
 	return code
@@ -322,7 +334,7 @@ func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 	switch {
 	case runErr != nil || !sum.Complete || sum.Failed:
 		return exitFailed
-	case cfg.FailUnder > 0 && sum.Coverage()*100 < cfg.FailUnder:
+	case cfg.FailUnder > 0 && judgedCoverage(sum)*100 < cfg.FailUnder:
 		return exitBelowFloor
 	}
 	return exitOK
@@ -344,6 +356,7 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 		"duration", dur.Round(time.Millisecond).String(),
 		"users_per_sec", round1(float64(s.Unique) / max(dur.Seconds(), 1e-9)),
 	}
+	attrs = append(attrs, exceptionLogAttrs(s)...)
 	if s.Run.Policy != "" {
 		attrs = append(attrs, "policy", string(s.Run.Policy))
 	}

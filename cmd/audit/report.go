@@ -46,6 +46,10 @@ func (e *cmdEnv) report(args []string) int {
 	if cfg.RunID == "" {
 		cfg.RunID = rs.Run().RunID
 	}
+	judge, err := reportJudge(cfg, rs)
+	if err != nil {
+		return (&job{cfg: cfg, log: log}).usage(err)
+	}
 	outs, _, err := openOutputs(ctx, cfg)
 	if err != nil {
 		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
@@ -53,11 +57,14 @@ func (e *cmdEnv) report(args []string) int {
 	start := time.Now()
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{
 		Policy: pipeline.Policy(cfg.Policy), RunID: runID, GroupBy: cfg.GroupBy, MaxUnknown: cfg.MaxUnknown,
+		Exceptions: judge,
 	})
+	logExceptionNotes(log, &sum)
 	code := exitCode(cfg, &sum, runErr)
-	log.Info("report written", "run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
-		"complete", sum.Complete, "coverage_pct", logShare(sum.CoverageShare()), "took", time.Since(start).Round(time.Millisecond).String(),
-		"exit_code", code)
+	attrs := []any{"run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
+		"complete", sum.Complete, "coverage_pct", logShare(sum.CoverageShare())}
+	attrs = append(attrs, exceptionLogAttrs(&sum)...)
+	log.Info("report written", append(attrs, "took", time.Since(start).Round(time.Millisecond).String(), "exit_code", code)...)
 	if !sum.Complete {
 		log.Error("the stored run is incomplete; the reports say so", "reason", sum.Incomplete)
 	}

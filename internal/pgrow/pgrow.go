@@ -18,7 +18,7 @@ import (
 // Scan's order.
 const Columns = "user_id, id_type, outcome, totp, face, sms, email, factors, mfa, " +
 	"compliant, attrs, coalesce(error, ''), coalesce(api_code, ''), " +
-	"coalesce(request_id, ''), attempts, checked_at, line"
+	"coalesce(request_id, ''), attempts, checked_at, line, exception"
 
 // Scan reads one row selected with Columns. Attributes come in attrOrder,
 // then any others by name (see DecodeAttrs); Resumed is false.
@@ -29,9 +29,10 @@ func Scan(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
 		attrs     []byte
 		checkedAt *time.Time
 		factors   *int32
+		exception []byte
 	)
 	err := row.Scan(&r.UserID, &r.IDType, &outcome, &r.TOTP, &r.Face, &r.SMS, &r.Email, &factors,
-		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line)
+		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line, &exception)
 	if err != nil {
 		return r, err
 	}
@@ -42,6 +43,19 @@ func Scan(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
 	}
 	if checkedAt != nil {
 		r.CheckedAt = checkedAt.UTC()
+	}
+	if len(exception) > 0 && string(exception) != "null" {
+		var x struct {
+			State      string `json:"state"`
+			Reason     string `json:"reason"`
+			ApprovedBy string `json:"approved_by"`
+			Expires    string `json:"expires"`
+			Ticket     string `json:"ticket"`
+		}
+		if err := json.Unmarshal(exception, &x); err != nil {
+			return r, fmt.Errorf("exception: %w", err)
+		}
+		r.Exception = &pipeline.Exception{State: x.State, Reason: x.Reason, ApprovedBy: x.ApprovedBy, Expires: x.Expires, Ticket: x.Ticket}
 	}
 	r.Attrs, err = DecodeAttrs(attrs, attrOrder)
 	return r, err

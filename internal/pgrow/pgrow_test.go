@@ -50,11 +50,12 @@ func TestScan(t *testing.T) {
 	rows, err := conn.Query(ctx, `SELECT `+Columns+` FROM (VALUES
 		('u1', 'user_id', 'ok', true, false, NULL::boolean, true, 2, 'strong', true,
 		 '{"name": "N", "department": "D"}'::jsonb, NULL::text, NULL::text, 'rq-1', 1,
-		 '2025-03-01 12:00:00+02'::timestamptz, 2::bigint),
+		 '2025-03-01 12:00:00+02'::timestamptz, 2::bigint,
+		 '{"state": "unneeded", "reason": "R", "approved_by": "A", "expires": "2026-01-31", "ticket": ""}'::jsonb),
 		('u2', 'email', 'error', NULL, NULL, NULL, NULL, NULL::int, 'unknown', false,
-		 '{}', 'HTTP 503', '503', NULL, 5, NULL, 3)
+		 '{}', 'HTTP 503', '503', NULL, 5, NULL, 3, NULL)
 	) AS results(user_id, id_type, outcome, totp, face, sms, email, factors, mfa, compliant,
-		attrs, error, api_code, request_id, attempts, checked_at, line)`)
+		attrs, error, api_code, request_id, attempts, checked_at, line, exception)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +77,7 @@ func TestScan(t *testing.T) {
 		TOTP: &yes, Face: &no, Email: &yes, Factors: &two, MFA: "strong", Compliant: &yes,
 		Attrs:     pipeline.Attrs{{Key: "department", Value: "D"}, {Key: "name", Value: "N"}},
 		RequestID: "rq-1", Attempts: 1, CheckedAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC), Line: 2,
+		Exception: &pipeline.Exception{State: "unneeded", Reason: "R", ApprovedBy: "A", Expires: "2026-01-31"},
 	}, {
 		UserID: "u2", IDType: "email", Outcome: pipeline.OutcomeError, MFA: "unknown", Compliant: &no,
 		Error: "HTTP 503", APICode: "503", Attempts: 5, Line: 3,
