@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // MaxGroups bounds the group-by breakdown; further values are counted under
@@ -167,8 +169,8 @@ func (s *Summary) Add(r *Result) {
 	if s.Run.GroupBy == "" {
 		return
 	}
-	name, ok := r.Attrs.Get(s.Run.GroupBy)
-	if !ok || name == "" {
+	name, _ := r.Attrs.Get(s.Run.GroupBy)
+	if name = GroupKey(name); name == "" {
 		name = NoGroup
 	}
 	if s.groups == nil {
@@ -186,6 +188,24 @@ func (s *Summary) Add(r *Result) {
 		}
 	}
 	g.Add(r)
+}
+
+// GroupKey is the group of an attribute value: its runs of white space
+// (tabs, line breaks, spaces) folded into one space and trimmed, so that
+// " Sales" and "Sales " are one group. The value itself is stored as it is.
+func GroupKey(v string) string {
+	prevSpace := true // a space first is not clean
+	for _, r := range v {
+		space := unicode.IsSpace(r)
+		if space && (r != ' ' || prevSpace) {
+			return strings.Join(strings.Fields(v), " ")
+		}
+		prevSpace = space
+	}
+	if prevSpace && v != "" {
+		return strings.Join(strings.Fields(v), " ") // a space last
+	}
+	return v
 }
 
 // Groups returns the breakdown by Run.GroupBy, worst coverage first (ties:

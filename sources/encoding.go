@@ -126,10 +126,10 @@ func (e *EncodingError) Error() string {
 	switch {
 	case e.Encoding.fromBOM:
 		fmt.Fprintf(&b, " (the file starts with a %s byte order mark, which wins over AUDIT_SOURCE_ENCODING)", e.Encoding.name)
-	case e.explicit:
+	case e.explicit && e.Encoding.name != "utf-8":
 		fmt.Fprintf(&b, " (AUDIT_SOURCE_ENCODING=%s)", e.Encoding.name)
 	default:
-		b.WriteString(" (AUDIT_SOURCE_ENCODING is utf-8 by default)")
+		b.WriteString(" (AUDIT_SOURCE_ENCODING=utf-8, the default)")
 	}
 	b.WriteString(": set AUDIT_SOURCE_ENCODING to the file's encoding (e.g. windows-1252 for Excel on Western Windows, gb18030 for Chinese Windows) or save the file as CSV UTF-8")
 	return b.String()

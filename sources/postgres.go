@@ -40,6 +40,7 @@ type Postgres struct {
 	typeIdx     int // -1: no id-type column
 	attrIdx     []int
 	attrNames   []string
+	layout      Layout
 
 	line    int64
 	peeked  *pipeline.Subject // the first row, read by OpenPostgres to surface errors early
@@ -118,6 +119,10 @@ func (p *Postgres) chooseColumns(opt PostgresOptions) error {
 	if err != nil {
 		return err
 	}
+	p.layout = Layout{IDColumn: names[p.idIdx], DefaultIDType: p.defaultType}
+	if p.typeIdx >= 0 {
+		p.layout.IDTypeColumn = names[p.typeIdx]
+	}
 	for i, n := range names {
 		if i != p.idIdx && i != p.typeIdx {
 			p.attrIdx = append(p.attrIdx, i)
@@ -187,6 +192,9 @@ func (p *Postgres) next() (pipeline.Subject, error) {
 // AttrNames lists the attribute columns (every column but the id and
 // id-type columns) in the order of the query.
 func (p *Postgres) AttrNames() []string { return append([]string(nil), p.attrNames...) }
+
+// Layout names the id and id-type columns of the query.
+func (p *Postgres) Layout() Layout { return p.layout }
 
 // Describe returns the source URL without its password.
 func (p *Postgres) Describe() string { return p.desc }

@@ -33,11 +33,13 @@ type Config struct {
 	AccessKeySecret string        `env:"GENAUTH_ACCESS_KEY_SECRET" secret:"true" cmd:"run" help:"its secret (prefer the variable or the _FILE form: a flag shows in ps)"`
 	SecretFile      string        `env:"GENAUTH_ACCESS_KEY_SECRET_FILE" cmd:"run" help:"read the secret from this file (Kubernetes secret volume)"`
 	TenantID        string        `env:"GENAUTH_TENANT_ID" cmd:"run" help:"sent as x-authing-app-tenant-id"`
-	Source          string        `env:"AUDIT_SOURCE" cmd:"run" help:"CSV path, - for stdin, postgres:// URL, or genauth:users"`
+	Source          string        `env:"AUDIT_SOURCE" cmd:"run" help:"CSV path, - for stdin, FILE.xlsx[#Sheet], postgres:// URL, or genauth:users"`
 	SourceQuery     string        `env:"AUDIT_SOURCE_QUERY" cmd:"run" help:"SQL for a Postgres source"`
 	IDColumn        string        `env:"AUDIT_ID_COLUMN" cmd:"run" help:"identifier column (default user_id, else userId, id, else the first)"`
 	IDTypeColumn    string        `env:"AUDIT_ID_TYPE_COLUMN" cmd:"run" help:"id type column (default id_type, else userIdType, if present)"`
 	IDType          string        `env:"AUDIT_ID_TYPE" envDefault:"user_id" cmd:"run" help:"id type for rows without one"`
+	SourceEncoding  string        `env:"AUDIT_SOURCE_ENCODING" envDefault:"utf-8" cmd:"run" help:"text encoding of a CSV source: utf-8, windows-1252, gb18030, ... (UTF-16 with a BOM is recognised by itself)"`
+	CSVDelimiter    string        `env:"AUDIT_CSV_DELIMITER" cmd:"run" help:"CSV delimiter: , ; or tab (default: found from the header line)"`
 	Output          string        `env:"AUDIT_OUTPUT" envDefault:"out/mfa-audit.xlsx,out/mfa-audit.html" help:"comma-separated outputs: *.xlsx, *.html, *.csv, *.jsonl, postgres://..."`
 	Concurrency     int           `env:"AUDIT_CONCURRENCY" envDefault:"8" cmd:"run" help:"requests in flight"`
 	Rate            float64       `env:"AUDIT_RATE" envDefault:"20" cmd:"run" help:"requests per second ceiling (0 = none); lowered while the API answers 429"`
@@ -191,6 +193,7 @@ func (c *Config) resolve(envMap map[string]string) []error {
 	if !pipeline.ValidIDType(c.IDType) {
 		bad("AUDIT_ID_TYPE", "%q is not one of %s", c.IDType, strings.Join(pipeline.IDTypes, ", "))
 	}
+	checkSourceFormat(c, bad)
 	if c.Concurrency < 1 || c.Concurrency > 1024 {
 		bad("AUDIT_CONCURRENCY", "%d is outside 1..1024", c.Concurrency)
 	}

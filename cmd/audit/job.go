@@ -88,6 +88,8 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 			problems = append(problems, err)
 		} else if err := checkGroupBy(cfg.GroupBy, src); err != nil && !cfg.isBlamed("AUDIT_GROUP_BY") {
 			problems = append(problems, err)
+		} else if err := checkSource(ctx, src); err != nil {
+			problems = append(problems, err)
 		}
 	}
 	abandon := func() {
@@ -147,8 +149,9 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 			}
 		},
 	})
-	j.log.Info("audit started", "run_id", run.RunID, "source", describeSource(src, j.sourceName),
-		"outputs", len(outs), "concurrency", cfg.Concurrency, "rate", cfg.Rate, "shard", cfg.shard.String())
+	j.log.Info("audit started", append([]any{"run_id", run.RunID, "source", describeSource(src, j.sourceName)},
+		append(sourceLayout(src),
+			"outputs", len(outs), "concurrency", cfg.Concurrency, "rate", cfg.Rate, "shard", cfg.shard.String())...)...)
 	sum, runErr := pipeline.Run(ctx, src, outs, run, pipeline.Options{
 		Client:        client,
 		Policy:        pipeline.Policy(cfg.Policy),
@@ -263,13 +266,7 @@ func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.
 		}
 		return src, nil
 	}
-	src, err := sources.OpenCSV(cfg.Source, sources.CSVOptions{
-		Stdin: j.stdin, IDColumn: cfg.IDColumn, IDTypeColumn: cfg.IDTypeColumn, DefaultIDType: cfg.IDType,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("AUDIT_SOURCE: %w", err)
-	}
-	return src, nil
+	return openFileSource(cfg, j.stdin)
 }
 
 // openOutputs builds every sink of AUDIT_OUTPUT, proving each can be
@@ -332,6 +329,8 @@ func closeAll(outs []pipeline.Sink) {
 // exitCode maps a finished run to SPEC section 8.
 func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 	switch {
+	case errors.As(runErr, new(*sources.EncodingError)):
+		return exitUsage // a person must fix the file; what was answered is written
 	case runErr != nil || !sum.Complete || sum.Failed:
 		return exitFailed
 	case cfg.FailUnder > 0 && judgedCoverage(sum)*100 < cfg.FailUnder:
