@@ -136,11 +136,11 @@ func sameShare(stored *float64, want pipeline.Share) bool {
 	return *stored == f
 }
 
-func deref(f *float64) any {
-	if f == nil {
+func deref[T any](p *T) any {
+	if p == nil {
 		return nil
 	}
-	return *f
+	return *p
 }
 
 // readResults reads the stored results of a run by primary key order.

@@ -161,18 +161,30 @@ func appendExceptionCells(dst []string, x *pipeline.Exception) []string {
 	return append(dst, x.State, x.Reason, x.ApprovedBy, x.Expires, x.Ticket)
 }
 
-// ProtectRow prepares a row of ResultRow for a file meant for people, in
+// ProtectRow prepares a row of ResultRow for a CSV file meant for people, in
 // place: the PII columns masked with MaskPII when maskPII is set, then every
 // text cell through SafeCell. cols is ResultColumns of the same attributes.
 func ProtectRow(cols []Column, row []string, maskPII bool) {
+	MaskRow(cols, row, maskPII)
 	for i, c := range cols {
-		if c.Kind != TextColumn || i >= len(row) {
-			continue
+		if c.Kind == TextColumn && i < len(row) {
+			row[i] = SafeCell(row[i])
 		}
-		if maskPII && c.PII {
+	}
+}
+
+// MaskRow masks the e-mail addresses and phone numbers of a row of
+// ResultRow when maskPII is set, and leaves every other value exactly as it
+// is: for the workbook, whose text cells are typed as text and so never
+// evaluated, and show the exact value (no apostrophe, SPEC 7).
+func MaskRow(cols []Column, row []string, maskPII bool) {
+	if !maskPII {
+		return
+	}
+	for i, c := range cols {
+		if c.Kind == TextColumn && c.PII && i < len(row) {
 			row[i] = MaskPII(row[i])
 		}
-		row[i] = SafeCell(row[i])
 	}
 }
 

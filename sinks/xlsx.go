@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -43,8 +46,10 @@ const xlsxTimeFormat = "yyyy-mm-dd hh:mm:ss"
 // and Run are written at Close, which then streams the zip straight into the
 // output file.
 //
-// Every text cell that came from input or the API goes through SafeCell, and
-// no cell is ever written as a formula.
+// No cell is ever written as a formula: every text cell is a text-typed
+// cell (an inline or shared string, number format @) holding the exact
+// value, so that a value starting with = + - @ shows as written and is
+// never evaluated; the apostrophe of SafeCell is for CSV only (SPEC 7).
 type XLSX struct {
 	path    string
 	opt     Options
@@ -112,12 +117,9 @@ func (x *XLSX) open() error {
 		return err
 	}
 	f.SetActiveSheet(0)
-	_ = f.SetDocProps(&excelize.DocProperties{
-		Title:       "MFA coverage audit",
-		Subject:     "Multi-factor authentication coverage of a GenAuth user pool",
-		Creator:     "mfa-audit " + x.run.Version,
-		Description: "Run " + x.run.RunID,
-	})
+	if err := setDocProps(f, &x.run, time.Time{}); err != nil {
+		return err
+	}
 	var err error
 	if x.st, err = newXLSXStyles(f); err != nil {
 		return err
@@ -169,7 +171,7 @@ func columnWidth(c Column) float64 {
 	case "compliant":
 		return 12
 	case "attrs":
-		return max(16, min(40, float64(len(c.Name))+4))
+		return max(24, min(40, float64(len(c.Name))+4))
 	case "error":
 		return 48
 	case "api_code":
@@ -187,9 +189,35 @@ func columnWidth(c Column) float64 {
 	return 14
 }
 
-// startStream opens a stream writer on sheet with the frozen, styled
-// header row and column widths.
+// wrappedLines estimates the lines a text cell of width (in characters)
+// wraps into. Spreadsheets do not grow a row written with wrapped text on
+// their own (LibreOffice prints it over the next row), so a list sheet's row
+// is given the height of its tallest cell.
+func wrappedLines(s string, width float64) int {
+	perLine := max(int(width*1.15), 1) // proportional text: narrower than the digit 0 of the width unit
+	lines := 0
+	for part := range strings.SplitSeq(s, "\n") {
+		lines += max(1, (utf8.RuneCountInString(part)+perLine-1)/perLine)
+	}
+	return max(lines, 1)
+}
+
+// rowHeight is the row options for a row of lines lines of text: the
+// default height for one.
+func rowHeight(lines int) excelize.RowOpts {
+	if lines <= 1 {
+		return excelize.RowOpts{}
+	}
+	return excelize.RowOpts{Height: 15 * float64(min(lines, 27))}
+}
+
+// startStream opens a stream writer on a list sheet (one row per subject)
+// with its print setup (printListSheet), the frozen, styled header row and
+// column widths. Every list sheet starts here.
 func (x *XLSX) startStream(sheet string, header []any, widths []float64) (*excelize.StreamWriter, error) {
+	if err := printListSheet(x.f, sheet, x.run.RunID); err != nil {
+		return nil, err
+	}
 	sw, err := x.f.NewStreamWriter(sheet)
 	if err != nil {
 		return nil, err
@@ -255,7 +283,7 @@ func (x *XLSX) write(r *pipeline.Result) error {
 	kind := rowKindOf(r)
 	text, style, dstyle := x.st.text[kind], x.st.text[kind], x.st.date[kind]
 	x.text = RunRow(*r, x.run, x.text)
-	ProtectRow(x.cols, x.text, x.opt.MaskPII)
+	MaskRow(x.cols, x.text, x.opt.MaskPII)
 	for i, c := range x.cols {
 		var v any
 		switch c.Kind {
@@ -298,7 +326,13 @@ func (x *XLSX) write(r *pipeline.Result) error {
 	if err != nil {
 		return err
 	}
-	if err := x.users.SetRow(cell, x.cells); err != nil {
+	lines := 1
+	for i, c := range x.cols {
+		if c.Kind == TextColumn {
+			lines = max(lines, wrappedLines(x.text[i], x.widths[i]))
+		}
+	}
+	if err := x.users.SetRow(cell, x.cells, rowHeight(lines)); err != nil {
 		return err
 	}
 	if r.Outcome == pipeline.OutcomeOK {
@@ -339,6 +373,7 @@ func (x *XLSX) writeIssues() error {
 			return fmt.Errorf("issues spool: bad row kind %d", rec.Kind)
 		}
 		t := 0
+		lines := 1
 		for i, ix := range x.issueIx {
 			style := x.st.text[kind]
 			var v any
@@ -353,6 +388,7 @@ func (x *XLSX) writeIssues() error {
 				}
 				if rec.Text[t] != "" {
 					v = rec.Text[t]
+					lines = max(lines, wrappedLines(rec.Text[t], widths[i]))
 				}
 				t++
 			case x.cols[ix].Kind == IntColumn:
@@ -371,7 +407,7 @@ func (x *XLSX) writeIssues() error {
 		if err != nil {
 			return err
 		}
-		return sw.SetRow(cell, row)
+		return sw.SetRow(cell, row, rowHeight(lines))
 	})
 	if err != nil {
 		return err
@@ -452,7 +488,10 @@ func (x *XLSX) finish(s *pipeline.Summary) error {
 	if err := writeRunSheet(x.f, &x.st, s); err != nil {
 		return fmt.Errorf("run sheet: %w", err)
 	}
-	if err := presentSheet(x.f, SheetRun); err != nil {
+	if err := printPageSheet(x.f, SheetRun, s.Run.RunID); err != nil {
+		return err
+	}
+	if err := setDocProps(x.f, &s.Run, s.FinishedAt); err != nil {
 		return err
 	}
 	// Summary was made the active sheet at Open. SetActiveSheet now would
@@ -592,18 +631,23 @@ func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 		rowExcepted:     {"DDEBF7", "1F3864"}, // light blue: excepted (approved exception)
 	}
 	for k, c := range kinds {
-		s := excelize.Style{}
+		// Text format (@): the cell stays text even when edited. Text
+		// wraps within its column, so that a printed page shows whole
+		// values rather than cutting them at the next cell.
+		s := excelize.Style{NumFmt: 49, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}
 		if c.fill != "" {
 			s.Fill = fill(c.fill)
 			s.Font = &excelize.Font{Color: c.font}
 		}
 		st.text[k] = style(&s)
+		s.NumFmt = 0
+		s.Alignment = &excelize.Alignment{Vertical: "top"}
 		s.CustomNumFmt = &timeFmt
 		st.date[k] = style(&s)
 		// Excel shows a boolean cell as TRUE/FALSE whatever its format;
 		// LibreOffice shows the number unless told.
 		s.CustomNumFmt = &boolFmt
-		s.Alignment = &excelize.Alignment{Horizontal: "center"}
+		s.Alignment = &excelize.Alignment{Horizontal: "center", Vertical: "top"}
 		st.boolean[k] = style(&s)
 	}
 	st.title = style(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 18, Color: "1F4E79"}})
@@ -666,12 +710,12 @@ func (w *sheetWriter) widths(ws ...float64) {
 	}
 }
 
-// cellText is s ready for a cell: SafeCell, masked first when asked.
+// cellText is s ready for a text cell: masked when asked, otherwise exact.
 func cellText(s string, mask bool) string {
 	if mask {
 		s = MaskPII(s)
 	}
-	return SafeCell(s)
+	return s
 }
 
 func statusIndex(class string) int {

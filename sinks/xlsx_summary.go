@@ -1,7 +1,6 @@
 package sinks
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,7 +16,7 @@ import (
 func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, mask bool) error {
 	// Sheet properties are written when the stream starts, the view with
 	// the first row, the page layout and the chart at Flush.
-	if err := presentSheet(f, SheetSummary); err != nil {
+	if err := printPageSheet(f, SheetSummary, s.Run.RunID); err != nil {
 		return err
 	}
 	sw, err := f.NewStreamWriter(SheetSummary)
@@ -44,7 +43,7 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 	if !s.FinishedAt.IsZero() {
 		asOf += " to " + formatTime(s.FinishedAt)
 	}
-	w.add(0, styled(st.note, SafeCell(asOf+" · Policy: "+policyText(run.Policy))))
+	w.add(0, styled(st.note, asOf+" · Policy: "+policyText(run.Policy)))
 	w.merge(1, lastCol)
 	w.skip()
 
@@ -83,7 +82,7 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 		fig{"Run complete", yesNo(s.Complete), 0, ""},
 	)
 	if !s.Complete {
-		figs = append(figs, fig{"Incomplete because", SafeCell(incompleteReason(s)), st.wrap, ""})
+		figs = append(figs, fig{"Incomplete because", incompleteReason(s), st.wrap, ""})
 	}
 	for _, fg := range figs {
 		if fg.note != "" {
@@ -115,9 +114,9 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 
 	if run.GroupBy != "" {
 		w.skip()
-		title := []any{styled(st.section, SafeCell("Coverage by "+run.GroupBy+" (lowest first)"))}
+		title := []any{styled(st.section, "Coverage by "+run.GroupBy+" (lowest first)")}
 		head := []any{}
-		for _, h := range []string{SafeCell(run.GroupBy), "Users", "Checked", "Compliant", "Non-compliant", "Not found", "Invalid", "Unknown", "Coverage", "Completeness"} {
+		for _, h := range []string{run.GroupBy, "Users", "Checked", "Compliant", "Non-compliant", "Not found", "Invalid", "Unknown", "Coverage", "Completeness"} {
 			head = append(head, styled(st.tableHeader, h))
 			title = append(title, styled(st.section, nil))
 		}
@@ -182,21 +181,6 @@ func shareCounts(sh pipeline.Share, n, d string) string {
 	return formatCount(sh.N) + " " + n + " of " + formatCount(max(sh.D, 0)) + " " + d
 }
 
-// presentSheet makes a sheet read like a page: no grid lines, printed in
-// landscape one page wide.
-func presentSheet(f *excelize.File, sheet string) error {
-	return errors.Join(
-		f.SetSheetView(sheet, 0, &excelize.ViewOptions{ShowGridLines: ptr(false)}),
-		f.SetPageLayout(sheet, &excelize.PageLayoutOptions{
-			Size:        ptr(9), // A4
-			Orientation: ptr("landscape"),
-			FitToWidth:  ptr(1),
-			FitToHeight: ptr(0),
-		}),
-		f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: ptr(true)}),
-	)
-}
-
 func timeOrNil(t time.Time) any {
 	if t.IsZero() {
 		return nil
@@ -228,7 +212,7 @@ func writeRunSheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary) error 
 		case "Finished":
 			w.set(2, r, timeOrNil(s.FinishedAt), st.datetime)
 		default:
-			w.set(2, r, SafeCell(d.Value), st.wrap)
+			w.set(2, r, d.Value, st.wrap)
 		}
 	}
 	cfg := configDetails(s.Run.Config)
@@ -238,8 +222,8 @@ func writeRunSheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary) error 
 		w.set(2, r, nil, st.section)
 		for _, d := range cfg {
 			r++
-			w.set(1, r, SafeCell(d.Key), st.label)
-			w.set(2, r, SafeCell(d.Value), st.wrap)
+			w.set(1, r, d.Key, st.label)
+			w.set(2, r, d.Value, st.wrap)
 		}
 	}
 	return w.err

@@ -47,13 +47,14 @@ func writeXLSX(t *testing.T, opt Options, run pipeline.RunInfo, results []pipeli
 
 // expectedUserRow is what the Users sheet shows for r, as excelize reads it
 // back, computed without the sink's code: booleans TRUE/FALSE, numbers,
-// checked_at to the second, text masked when asked and made formula-safe.
+// checked_at to the second, text masked when asked and otherwise exact (no
+// apostrophe: the cells are text-typed).
 func expectedUserRow(r pipeline.Result, attrNames []string, mask bool) []string {
 	txt := func(s string, pii bool) string {
 		if mask && pii {
 			s = MaskPII(s)
 		}
-		return SafeCell(s)
+		return s
 	}
 	bl := func(b *bool) string {
 		if b == nil {
@@ -158,8 +159,10 @@ func assertNoFormulas(t *testing.T, f *excelize.File, parts map[string]string) {
 	}
 }
 
-// assertTextSafe checks that no text cell starts like a formula.
-func assertTextSafe(t *testing.T, f *excelize.File, sheet string) {
+// assertTextTyped checks that every cell whose value starts like a formula
+// is a text cell (inline or shared string) holding that value, with no
+// apostrophe, and formatted as text (@) on the list sheets.
+func assertTextTyped(t *testing.T, f *excelize.File, sheet string) {
 	t.Helper()
 	rows, _ := f.GetRows(sheet)
 	for i, row := range rows {
@@ -168,11 +171,20 @@ func assertTextSafe(t *testing.T, f *excelize.File, sheet string) {
 				continue
 			}
 			cell, _ := excelize.CoordinatesToCellName(j+1, i+1)
-			if typ, _ := f.GetCellType(sheet, cell); typ != excelize.CellTypeInlineString && typ != excelize.CellTypeSharedString {
+			if strings.HasPrefix(v, "'") {
+				t.Errorf("%s!%s shows an apostrophe: %q", sheet, cell, v)
+			}
+			if !strings.ContainsRune("=+-@\t\r", rune(v[0])) && !strings.HasPrefix(v, "＝") && !strings.HasPrefix(v, "＋") {
 				continue
 			}
-			if strings.ContainsRune("=+-@\t\r", rune(v[0])) || strings.HasPrefix(v, "＝") || strings.HasPrefix(v, "＋") {
-				t.Errorf("%s!%s starts like a formula: %q", sheet, cell, v)
+			if typ, _ := f.GetCellType(sheet, cell); typ != excelize.CellTypeInlineString && typ != excelize.CellTypeSharedString {
+				t.Errorf("%s!%s = %q is not a text cell (type %v)", sheet, cell, v, typ)
+			}
+			if sheet == "Users" || sheet == "Issues" {
+				id, _ := f.GetCellStyle(sheet, cell)
+				if st, _ := f.GetStyle(id); st == nil || st.NumFmt != 49 {
+					t.Errorf("%s!%s = %q is not formatted as text (@)", sheet, cell, v)
+				}
 			}
 		}
 	}
@@ -274,15 +286,16 @@ func TestXLSXWorkbook(t *testing.T) {
 		}
 		row := irows[n]
 		n++
-		if row[0] != SafeCell(r.UserID) || row[2] != string(r.Outcome) || row[3] != SafeCell(r.Error) || row[8] != strconv.FormatInt(r.Line, 10) {
+		if row[0] != r.UserID || row[2] != string(r.Outcome) || row[3] != r.Error || row[8] != strconv.FormatInt(r.Line, 10) {
 			t.Errorf("Issues row %d = %q, for %+v", n, row, r)
 		}
 	}
 
-	// Formula injection: nothing is a formula, no text starts like one.
+	// Formula injection: nothing is a formula; a value that starts like
+	// one is a text cell showing it exactly.
 	assertNoFormulas(t, f, parts)
 	for _, sheet := range f.GetSheetList() {
-		assertTextSafe(t, f, sheet)
+		assertTextTyped(t, f, sheet)
 	}
 
 	// The chart is in the saved file, on the Summary sheet.
@@ -418,7 +431,7 @@ func checkSummarySheet(t *testing.T, f *excelize.File, s *pipeline.Summary) {
 	}
 	for i, g := range groups {
 		row := rows[start+i]
-		want := []string{SafeCell(g.Name), strconv.FormatInt(g.Unique, 10), strconv.FormatInt(g.OK, 10), strconv.FormatInt(g.Compliant, 10), strconv.FormatInt(g.NonCompliant, 10)}
+		want := []string{g.Name, strconv.FormatInt(g.Unique, 10), strconv.FormatInt(g.OK, 10), strconv.FormatInt(g.Compliant, 10), strconv.FormatInt(g.NonCompliant, 10)}
 		if !slices.Equal(row[:5], want) {
 			t.Errorf("group row %d = %q, want %q", i, row[:5], want)
 		}
