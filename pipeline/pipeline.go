@@ -45,8 +45,14 @@ type Options struct {
 	// de-duplication table each time it grows: the one part of a run
 	// whose memory grows with the number of subjects (12 bytes a slot).
 	OnDedupeGrow func(bytes int64)
-	Logger       *slog.Logger
-	Now          func() time.Time // default time.Now
+	// Baseline, when set, is the earlier run each result is compared with
+	// (Result.Change); without one NonCompliantSince starts at this run.
+	Baseline *Baseline
+	// Trend holds the earlier complete runs of the same source, oldest
+	// first; the summary's Trend adds this run when it is complete.
+	Trend  []TrendPoint
+	Logger *slog.Logger
+	Now    func() time.Time // default time.Now
 }
 
 // Progress are live counters a progress display may read while Run works.
@@ -97,6 +103,7 @@ func Run(ctx context.Context, src Source, sinks []Sink, run RunInfo, opt Options
 		run.Source = src.Describe()
 	}
 	r := &runner{opt: opt, sinks: sinks, sum: Summary{Run: run}, failed: make([]bool, len(sinks))}
+	r.startChanges()
 	r.open(ctx)
 	if r.stop == nil {
 		r.askAll(ctx, src)
@@ -115,6 +122,8 @@ type runner struct {
 	stop error // first reason to stop asking; nil while all is well
 	// stopped is set (from callbacks) when asking must end early.
 	stopped atomic.Bool
+	// replay marks a Replay: results keep their recorded change.
+	replay bool
 }
 
 func (r *runner) open(ctx context.Context) {
@@ -261,6 +270,7 @@ func (r *runner) deliver(res Result, err error, cancel context.CancelFunc) {
 	if r.opt.Exceptions != nil {
 		r.opt.Exceptions.Apply(&res)
 	}
+	r.compare(&res)
 	for i, s := range r.sinks {
 		if r.failed[i] {
 			continue
@@ -295,6 +305,7 @@ func (r *runner) close(ctx context.Context) (Summary, error) {
 	} else if r.opt.MaxUnknown >= 0 && r.sum.Error > r.opt.MaxUnknown {
 		r.sum.Failed = true
 	}
+	r.finishChanges()
 	// Closing must happen even when ctx is cancelled: that is how the
 	// answered results reach the files.
 	cctx := context.WithoutCancel(ctx)

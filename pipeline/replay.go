@@ -31,6 +31,10 @@ type ReplayOptions struct {
 	// Exceptions, when set, judges every result against a register (given
 	// again, or rebuilt from the stored results) as Options.Exceptions.
 	Exceptions ExceptionJudge
+	// Baseline and Trend are as in Options. Without a Baseline every result
+	// keeps the change recorded with it.
+	Baseline *Baseline
+	Trend    []TrendPoint
 }
 
 // Replay renders stored results into sinks without calling the API (`audit
@@ -56,8 +60,10 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, opt ReplayOption
 		policy = PolicyAny
 	}
 	run.Policy = policy
-	r := &runner{opt: Options{Policy: policy, MaxUnknown: opt.MaxUnknown, Exceptions: opt.Exceptions, Now: time.Now, Progress: &Progress{}}, sinks: sinks,
-		sum: Summary{Run: run}, failed: make([]bool, len(sinks))}
+	r := &runner{opt: Options{Policy: policy, MaxUnknown: opt.MaxUnknown, Exceptions: opt.Exceptions, Now: time.Now, Progress: &Progress{},
+		Baseline: opt.Baseline, Trend: opt.Trend}, sinks: sinks,
+		sum: Summary{Run: run}, failed: make([]bool, len(sinks)), replay: true}
+	r.startChanges()
 	r.open(ctx)
 	var n int64
 	for r.stop == nil {

@@ -57,6 +57,17 @@ type Result struct {
 	// Exception is the exceptions-register entry that applies (SPEC 14);
 	// nil without a register or when none names the subject.
 	Exception *Exception
+	// Change is how the subject changed against the baseline (SPEC 13);
+	// "" (null) when the run has no baseline.
+	Change Change
+	// NonCompliantSince is the date (midnight UTC) since which the subject
+	// has been non-compliant, carried from run to run; zero (null) unless
+	// Compliant is false.
+	NonCompliantSince time.Time
+	// BaselineMFA is the subject's MFA level in the baseline ("" when it
+	// was not there): shown beside Change in the Changes sheet, not a field
+	// of SPEC 5.
+	BaselineMFA string
 	// Line is the input line (CSV) or row number (SQL) the subject first
 	// appeared on; it increases in input order (0 if unknown).
 	Line int64

@@ -159,6 +159,13 @@ type Summary struct {
 	// Exceptions is the exceptions register's part of the summary; nil
 	// when the run has no register.
 	Exceptions *ExceptionReport
+	// Changes is the change since the baseline (SPEC 13); nil when there
+	// is none.
+	Changes *ChangeSummary
+	// Trend is coverage and completeness of the latest complete runs of the
+	// same source, oldest first, this one last when it is complete (at most
+	// MaxTrend); empty without a Postgres history.
+	Trend []TrendPoint
 
 	groups map[string]*Counts
 }
@@ -166,6 +173,12 @@ type Summary struct {
 // Add counts one result into the totals and its group.
 func (s *Summary) Add(r *Result) {
 	s.Counts.Add(r)
+	if r.Change != "" {
+		if s.Changes == nil {
+			s.Changes = &ChangeSummary{Recorded: true}
+		}
+		s.Changes.add(r.Change)
+	}
 	if s.Run.GroupBy == "" {
 		return
 	}

@@ -50,6 +50,7 @@ func fsResults() []pipeline.Result {
 			UserID: "u5", IDType: "username", Outcome: pipeline.OutcomeOK,
 			TOTP: fsPtr(false), Face: nil, SMS: fsPtr(false), Email: fsPtr(false), Factors: fsPtr(0),
 			MFA: pipeline.MFANone, Compliant: fsPtr(false), Attempts: 1, CheckedAt: fsCheckedAt,
+			Change: pipeline.ChangeNewGap, NonCompliantSince: time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC),
 		},
 	}
 }
@@ -89,7 +90,7 @@ func fsReadCSV(t *testing.T, path string) [][]string {
 
 func TestCSVSink(t *testing.T) {
 	wantHeader := []string{"user_id", "id_type", "outcome", "totp", "face", "sms", "email", "factors", "mfa", "compliant",
-		"attr.department", "attr.name", "error", "api_code", "request_id", "attempts", "checked_at"}
+		"attr.department", "attr.name", "error", "api_code", "request_id", "attempts", "checked_at", "change", "non_compliant_since"}
 	tests := []struct {
 		name string
 		mask bool
@@ -100,15 +101,15 @@ func TestCSVSink(t *testing.T) {
 			want: [][]string{
 				wantHeader,
 				{"5f8d0c3e2a1b4c6d7e8f9a0b", "user_id", "ok", "true", "false", "true", "false", "2", "strong", "true",
-					"Sales, EMEA", "Li \"Wei\"\nsecond line", "", "", "req-1", "1", "2024-05-01T01:30:00.123Z"},
+					"Sales, EMEA", "Li \"Wei\"\nsecond line", "", "", "req-1", "1", "2024-05-01T01:30:00.123Z", "", ""},
 				{"alice@example.com", "email", "not_found", "", "", "", "", "", "unknown", "",
-					"'=1+2", "张伟 📱", "user not found; phone +86 138 0013 8000 (HTTP 404)", "2004", "req-2", "2", "2024-05-01T01:30:01.123Z"},
+					"'=1+2", "张伟 📱", "user not found; phone +86 138 0013 8000 (HTTP 404)", "2004", "req-2", "2", "2024-05-01T01:30:01.123Z", "", ""},
 				{"'+cmd|' /C calc'!A0", "user_id", "invalid", "", "", "", "", "", "unknown", "",
-					"'-2", "'@SUM(A1:A9)", "line 4: unknown id type", "", "", "0", ""},
+					"'-2", "'@SUM(A1:A9)", "line 4: unknown id type", "", "", "0", "", "", ""},
 				{"13800138000", "phone", "error", "", "", "", "", "", "unknown", "",
-					"", "'\tTab", "HTTP 503 after 6 attempts", "", "", "6", "2024-05-01T01:30:02.123Z"},
+					"", "'\tTab", "HTTP 503 after 6 attempts", "", "", "6", "2024-05-01T01:30:02.123Z", "", ""},
 				{"u5", "username", "ok", "false", "", "false", "false", "0", "none", "false",
-					"", "", "", "", "", "1", "2024-05-01T01:30:00.123Z"},
+					"", "", "", "", "", "1", "2024-05-01T01:30:00.123Z", "new_gap", "2024-04-01"},
 			},
 		},
 		{
@@ -117,15 +118,15 @@ func TestCSVSink(t *testing.T) {
 			want: [][]string{
 				wantHeader,
 				{"5f8d0c3e2a1b4c6d7e8f9a0b", "user_id", "ok", "true", "false", "true", "false", "2", "strong", "true",
-					"Sales, EMEA", "Li \"Wei\"\nsecond line", "", "", "req-1", "1", "2024-05-01T01:30:00.123Z"},
+					"Sales, EMEA", "Li \"Wei\"\nsecond line", "", "", "req-1", "1", "2024-05-01T01:30:00.123Z", "", ""},
 				{"a***@***.com", "email", "not_found", "", "", "", "", "", "unknown", "",
-					"'=1+2", "张伟 📱", "user not found; phone +** *** **** 8000 (HTTP 404)", "2004", "req-2", "2", "2024-05-01T01:30:01.123Z"},
+					"'=1+2", "张伟 📱", "user not found; phone +** *** **** 8000 (HTTP 404)", "2004", "req-2", "2", "2024-05-01T01:30:01.123Z", "", ""},
 				{"'+cmd|' /C calc'!A0", "user_id", "invalid", "", "", "", "", "", "unknown", "",
-					"'-2", "'@SUM(A1:A9)", "line 4: unknown id type", "", "", "0", ""},
+					"'-2", "'@SUM(A1:A9)", "line 4: unknown id type", "", "", "0", "", "", ""},
 				{"*******8000", "phone", "error", "", "", "", "", "", "unknown", "",
-					"", "'\tTab", "HTTP 503 after 6 attempts", "", "", "6", "2024-05-01T01:30:02.123Z"},
+					"", "'\tTab", "HTTP 503 after 6 attempts", "", "", "6", "2024-05-01T01:30:02.123Z", "", ""},
 				{"u5", "username", "ok", "false", "", "false", "false", "0", "none", "false",
-					"", "", "", "", "", "1", "2024-05-01T01:30:00.123Z"},
+					"", "", "", "", "", "1", "2024-05-01T01:30:00.123Z", "new_gap", "2024-04-01"},
 			},
 		},
 	}
@@ -167,8 +168,8 @@ func TestCSVSinkNoAttrs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "user_id,id_type,outcome,totp,face,sms,email,factors,mfa,compliant,error,api_code,request_id,attempts,checked_at\n" +
-		"5f8d0c3e2a1b4c6d7e8f9a0b,user_id,ok,true,false,true,false,2,strong,true,,,req-1,1,2024-05-01T01:30:00.123Z\n"
+	want := "user_id,id_type,outcome,totp,face,sms,email,factors,mfa,compliant,error,api_code,request_id,attempts,checked_at,change,non_compliant_since\n" +
+		"5f8d0c3e2a1b4c6d7e8f9a0b,user_id,ok,true,false,true,false,2,strong,true,,,req-1,1,2024-05-01T01:30:00.123Z,,\n"
 	if string(b) != want {
 		t.Errorf("file:\n%s\nwant:\n%s", b, want)
 	}

@@ -134,6 +134,20 @@ func AppendResultJSON(dst []byte, r pipeline.Result) []byte {
 		dst = r.CheckedAt.UTC().AppendFormat(dst, TimeLayout)
 		dst = append(dst, '"')
 	}
+	dst = append(dst, `,"change":`...)
+	if r.Change == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendJSONString(dst, string(r.Change))
+	}
+	dst = append(dst, `,"non_compliant_since":`...)
+	if r.NonCompliantSince.IsZero() {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, '"')
+		dst = r.NonCompliantSince.UTC().AppendFormat(dst, DateLayout)
+		dst = append(dst, '"')
+	}
 	dst = append(dst, `,"exception":`...)
 	if x := r.Exception; x == nil {
 		dst = append(dst, "null"...)

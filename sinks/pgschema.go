@@ -138,6 +138,23 @@ ALTER TABLE {{S}}.run_shards
 	ADD COLUMN exceptions_expiring      bigint NOT NULL DEFAULT 0,
 	ADD COLUMN exceptions_stale         bigint NOT NULL DEFAULT 0;
 `},
+	{4, "change since the baseline (results.change, non_compliant_since; runs.baseline, changes)", `
+ALTER TABLE {{S}}.results
+	ADD COLUMN change text CHECK (change IN ('unknown', 'joined', 'new_gap', 'fixed', 'weakened', 'strengthened', 'unchanged')),
+	ADD COLUMN non_compliant_since date;
+ALTER TABLE {{S}}.runs
+	ADD COLUMN baseline text NOT NULL DEFAULT '',
+	ADD COLUMN baseline_as_of timestamptz,
+	ADD COLUMN changes jsonb;
+ALTER TABLE {{S}}.run_shards
+	ADD COLUMN baseline text,
+	ADD COLUMN baseline_as_of timestamptz,
+	ADD COLUMN left_subjects bigint,
+	ADD COLUMN then_ok bigint,
+	ADD COLUMN then_compliant bigint;
+-- AUDIT_BASELINE=previous and the trend look runs up by source.
+CREATE INDEX runs_source_started ON {{S}}.runs (source, started_at);
+`},
 }
 
 // pgLockKey is the advisory lock serialising schema changes of one schema

@@ -76,7 +76,7 @@ const pgLoadTable = "mfa_audit_results_load"
 var pgResultColumns = []string{
 	"run_id", "user_id", "id_type", "outcome", "totp", "face", "sms", "email",
 	"factors", "mfa", "compliant", "attrs", "error", "api_code", "request_id",
-	"attempts", "checked_at", "line", "shard", "exception",
+	"attempts", "checked_at", "line", "shard", "exception", "change", "non_compliant_since",
 }
 
 // NewPostgres connects to url (an AUDIT_OUTPUT entry) and creates or
@@ -321,6 +321,12 @@ func (b *pgBatchRows) Values() ([]any, error) {
 	v[17] = r.Line
 	v[18] = s.shard.Index
 	v[19] = s.exceptionJSON(r.Exception)
+	v[20] = pgNullText(string(r.Change))
+	if r.NonCompliantSince.IsZero() {
+		v[21] = nil
+	} else {
+		v[21] = r.NonCompliantSince
+	}
 	return v, nil
 }
 
@@ -456,7 +462,13 @@ func (s *Postgres) Close(ctx context.Context, sum pipeline.Summary) error {
 		if err != nil {
 			return fmt.Errorf("updating run_shards: %w", err)
 		}
-		return s.recomputeRun(ctx, tx, shardCount)
+		if err := s.storeShardChanges(ctx, tx, sum.Changes); err != nil {
+			return err
+		}
+		if err := s.recomputeRun(ctx, tx, shardCount); err != nil {
+			return err
+		}
+		return s.recomputeChanges(ctx, tx)
 	})
 	if err != nil {
 		err = fmt.Errorf("postgres output %s: finishing run %s: %w", s.desc, s.run.RunID, err)

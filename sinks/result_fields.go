@@ -14,8 +14,12 @@ import (
 var ResultFields = []string{
 	"user_id", "id_type", "outcome", "totp", "face", "sms", "email", "factors",
 	"mfa", "compliant", "attrs", "error", "api_code", "request_id", "attempts", "checked_at",
+	"change", "non_compliant_since",
 	"exception",
 }
+
+// DateLayout is how non_compliant_since is written: 2024-05-01.
+const DateLayout = "2006-01-02"
 
 // TimeLayout is how checked_at is written in CSV and JSON Lines: RFC 3339 in
 // UTC with milliseconds (2024-05-01T09:30:00.123Z).
@@ -39,6 +43,7 @@ const (
 	BoolColumn                   // "true", "false", or "" for null
 	IntColumn                    // decimal, or "" for null
 	TimeColumn                   // TimeLayout, or "" for the zero time
+	DateColumn                   // DateLayout, or "" for the zero time
 )
 
 // Column is one column of the flat layout of a result (CSV, XLSX).
@@ -73,6 +78,8 @@ func ResultColumns(attrNames []string) []Column {
 			cols = append(cols, Column{Name: f, Field: f, Kind: IntColumn})
 		case "checked_at":
 			cols = append(cols, Column{Name: f, Field: f, Kind: TimeColumn})
+		case "non_compliant_since":
+			cols = append(cols, Column{Name: f, Field: f, Kind: DateColumn})
 		default:
 			cols = append(cols, Column{Name: f, Field: f, Kind: TextColumn, PII: f == "user_id" || f == "error"})
 		}
@@ -124,6 +131,8 @@ func ResultRow(r pipeline.Result, attrNames []string, dst []string) []string {
 		r.RequestID,
 		strconv.Itoa(r.Attempts),
 		TimeText(r.CheckedAt),
+		string(r.Change),
+		DateText(r.NonCompliantSince),
 	)
 }
 
@@ -194,6 +203,14 @@ func TimeText(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(TimeLayout)
+}
+
+// DateText formats t's date in DateLayout (UTC); "" for the zero time.
+func DateText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(DateLayout)
 }
 
 func boolText(b *bool) string {

@@ -34,6 +34,9 @@ const (
 // xlsxTimeFormat is the number format of date-time cells (UTC).
 const xlsxTimeFormat = "yyyy-mm-dd hh:mm:ss"
 
+// xlsxDateFormat is the number format of date cells.
+const xlsxDateFormat = "yyyy-mm-dd"
+
 // XLSX writes the workbook for compliance officers (SPEC section 7): sheets
 // Summary, Users (Users (2) ... past the row limit), Issues and Run.
 //
@@ -178,13 +181,15 @@ func columnWidth(c Column) float64 {
 		return 11
 	case "request_id":
 		return 26
-	case "checked_at":
+	case "checked_at", "non_compliant_since":
 		return 20
 	case "exception":
 		if c.Sub == "reason" {
 			return 36
 		}
 		return max(14, float64(len(c.Name))+2)
+	case "change":
+		return 13
 	}
 	return 14
 }
@@ -309,6 +314,11 @@ func (x *XLSX) write(r *pipeline.Result) error {
 				v = r.CheckedAt.UTC()
 			}
 			style = dstyle
+		case DateColumn:
+			if !r.NonCompliantSince.IsZero() {
+				v = r.NonCompliantSince.UTC()
+			}
+			style = x.st.day[kind]
 		}
 		// Pointers into a reused array: boxing a Cell value into an
 		// interface would allocate for every cell. An empty unstyled cell
@@ -577,6 +587,7 @@ func rowKindOf(r *pipeline.Result) rowKind {
 type xlsxStyles struct {
 	header       int
 	text, date   [rowKinds]int
+	day          [rowKinds]int // a date without time (non_compliant_since)
 	boolean      [rowKinds]int
 	title        int
 	section      int
@@ -615,6 +626,7 @@ func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 		return excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{color}}
 	}
 	timeFmt := xlsxTimeFormat
+	dayFmt := xlsxDateFormat
 	boolFmt := `"TRUE";"TRUE";"FALSE"`
 	thin := []excelize.Border{{Type: "bottom", Color: "1F4E79", Style: 2}}
 	st.header = style(&excelize.Style{
@@ -644,6 +656,8 @@ func newXLSXStyles(f *excelize.File) (xlsxStyles, error) {
 		s.Alignment = &excelize.Alignment{Vertical: "top"}
 		s.CustomNumFmt = &timeFmt
 		st.date[k] = style(&s)
+		s.CustomNumFmt = &dayFmt
+		st.day[k] = style(&s)
 		// Excel shows a boolean cell as TRUE/FALSE whatever its format;
 		// LibreOffice shows the number unless told.
 		s.CustomNumFmt = &boolFmt

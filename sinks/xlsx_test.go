@@ -73,8 +73,17 @@ func expectedUserRow(r pipeline.Result, attrNames []string, mask bool) []string 
 		v, _ := r.Attrs.Get(a)
 		row = append(row, txt(v, true))
 	}
-	row = append(row, txt(r.Error, true), txt(r.APICode, false), txt(r.RequestID, false), strconv.Itoa(r.Attempts), xlsxTimeText(r.CheckedAt))
+	row = append(row, txt(r.Error, true), txt(r.APICode, false), txt(r.RequestID, false), strconv.Itoa(r.Attempts), xlsxTimeText(r.CheckedAt),
+		string(r.Change), xlsxDateText(r.NonCompliantSince))
 	return trimRight(row)
+}
+
+// xlsxDateText is a date cell as a spreadsheet shows it.
+func xlsxDateText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02")
 }
 
 // xlsxTimeText is a date-time cell as a spreadsheet shows it: to the
@@ -231,7 +240,8 @@ func TestXLSXWorkbook(t *testing.T) {
 		t.Errorf("factors is not a number cell")
 	}
 	lastCol, _ := excelize.ColumnNumberToName(len(rows[0]))
-	if raw, _ := f.GetCellValue("Users", lastCol+"2", excelize.Options{RawCellValue: true}); !regexp.MustCompile(`^4[0-9]{4}\.[0-9]+$`).MatchString(raw) {
+	checkedCol, _ := excelize.ColumnNumberToName(slices.Index(rows[0], "checked_at") + 1)
+	if raw, _ := f.GetCellValue("Users", checkedCol+"2", excelize.Options{RawCellValue: true}); !regexp.MustCompile(`^4[0-9]{4}\.[0-9]+$`).MatchString(raw) {
 		t.Errorf("checked_at is not a date-time serial number: %q", raw)
 	}
 

@@ -30,7 +30,7 @@ const maxResultLine = 64 << 20
 // file.
 type ResultsJSONL struct {
 	path       string
-	f          *os.File
+	f          io.Closer
 	sc         *bufio.Scanner
 	line       int
 	run        pipeline.RunInfo
@@ -70,6 +70,8 @@ type resultLine struct {
 		Expires    string `json:"expires"`
 		Ticket     string `json:"ticket"`
 	} `json:"exception"`
+	Change  string `json:"change"`
+	NCSince string `json:"non_compliant_since"`
 }
 
 // OpenResultsJSONL opens the results file at path and reads its first
@@ -80,8 +82,19 @@ func OpenResultsJSONL(path string) (*ResultsJSONL, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readResultsJSONL(path, f, f)
+}
+
+// ReadResultsJSONL is OpenResultsJSONL over r, the content of the file at
+// path (read again from a file kept open while another writer replaces
+// it); Close does not close r.
+func ReadResultsJSONL(path string, r io.Reader) (*ResultsJSONL, error) {
+	return readResultsJSONL(path, r, io.NopCloser(nil))
+}
+
+func readResultsJSONL(path string, r io.Reader, f io.Closer) (*ResultsJSONL, error) {
 	s := &ResultsJSONL{path: path, f: f, complete: true, seen: map[string]bool{}}
-	s.sc = bufio.NewScanner(f)
+	s.sc = bufio.NewScanner(r)
 	s.sc.Buffer(make([]byte, 64<<10), maxResultLine)
 
 	base := filepath.Base(path)
@@ -187,6 +200,16 @@ func (s *ResultsJSONL) decode(b []byte) (pipeline.Result, error) {
 			return r, fmt.Errorf("checked_at: %w", err)
 		}
 		r.CheckedAt = t.UTC()
+	}
+	if r.Change, err = pipeline.ParseChange(l.Change); err != nil {
+		return r, err
+	}
+	if l.NCSince != "" {
+		t, err := time.Parse("2006-01-02", l.NCSince)
+		if err != nil {
+			return r, fmt.Errorf("non_compliant_since: %w", err)
+		}
+		r.NonCompliantSince = t
 	}
 	if r.Attrs, err = decodeAttrs(l.Attrs); err != nil {
 		return r, fmt.Errorf("attrs: %w", err)
@@ -307,4 +330,26 @@ func (s *ResultsJSONL) Close() error {
 	f := s.f
 	s.f = nil
 	return f.Close()
+}
+
+// CountLines returns the number of lines of the file at path (a quick
+// count for sizing a table before reading it).
+func CountLines(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	n := 0
+	for {
+		k, err := f.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }

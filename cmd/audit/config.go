@@ -60,6 +60,8 @@ type Config struct {
 	ReportFrom      string        `env:"AUDIT_REPORT_FROM" cmd:"report" help:"audit report: a postgres:// URL or a results .jsonl file"`
 	Exceptions      string        `env:"AUDIT_EXCEPTIONS" help:"exceptions register, a CSV file: id_type,user_id,reason,approved_by,expires[,ticket]"`
 	ExceptionWarn   int           `env:"AUDIT_EXCEPTION_WARN_DAYS" envDefault:"30" help:"an active exception expiring within this many days is listed as expiring"`
+	Baseline        string        `env:"AUDIT_BASELINE" help:"run to compare with: a results .jsonl file, a run id, previous or none (default: previous with a Postgres output, else none)"`
+	FailOnNewGaps   bool          `env:"AUDIT_FAIL_ON_NEW_GAPS" envDefault:"false" help:"exit 3 when any subject is a new_gap since the baseline"`
 
 	// Derived by resolve.
 	shard   pipeline.Shard
@@ -232,6 +234,9 @@ func (c *Config) resolve(envMap map[string]string) []error {
 	}
 	if c.RunID != "" && !validRunID(c.RunID) {
 		bad("AUDIT_RUN_ID", "%q: use letters, digits, '-', '_', '.' and ':' (at most 128)", c.RunID)
+	}
+	if err := checkBaseline(c.Baseline); err != nil {
+		errs = append(errs, err)
 	}
 	shard, err := parseShard(c.Shard, envMap["JOB_COMPLETION_INDEX"])
 	if err != nil {

@@ -98,6 +98,21 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 			src.Close()
 		}
 	}
+	var changes changeSetup
+	if len(problems) == 0 {
+		desc := j.sourceName
+		switch {
+		case desc != "":
+		case src != nil:
+			desc = src.Describe()
+		default:
+			desc = poolSource
+		}
+		if changes, err = loadChanges(ctx, cfg, j.log, desc, cfg.RunID, time.Now()); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	defer changes.close()
 	if len(problems) > 0 {
 		abandon()
 		return j.usage(errors.Join(problems...))
@@ -161,7 +176,9 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		Prior:         prior,
 		Exceptions:    judge,
 		Progress:      prog,
-		OnDedupeGrow:  memoryBudget(),
+		OnDedupeGrow:  memoryBudget(changes.bytes()),
+		Baseline:      changes.baseline,
+		Trend:         changes.trend,
 		Logger:        j.log,
 	})
 	stopProgress()
@@ -173,7 +190,8 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 
 // streamingBudget is the memory a run needs whatever its size (buffers of
 // the sources and sinks, the window of subjects in progress, the runtime),
-// measured at about 100 MB of RSS for a run of 100,000 subjects.
+// measured at about 100 MB of RSS for a run of 100,000 subjects. extra is
+// memory held for the whole run beside it (the baseline's table).
 const streamingBudget = 112 << 20
 
 // memoryBudget sets the Go runtime's soft memory limit to streamingBudget
@@ -181,14 +199,14 @@ const streamingBudget = 112 << 20
 // raises it as the table grows. Without a limit the collector lets the heap
 // reach twice what is live, so RSS would grow twice as fast as the table.
 // A GOMEMLIMIT set by the operator wins: then it returns nil.
-func memoryBudget() func(int64) {
+func memoryBudget(extra int64) func(int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	debug.SetMemoryLimit(streamingBudget)
+	debug.SetMemoryLimit(streamingBudget + extra)
 	return func(table int64) {
 		// The old and the new table live together while it grows.
-		debug.SetMemoryLimit(streamingBudget + table*5/3)
+		debug.SetMemoryLimit(streamingBudget + extra + table*5/3)
 	}
 }
 
@@ -335,6 +353,8 @@ func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 		return exitFailed
 	case cfg.FailUnder > 0 && judgedCoverage(sum)*100 < cfg.FailUnder:
 		return exitBelowFloor
+	case cfg.FailOnNewGaps && newGaps(sum) > 0:
+		return exitBelowFloor
 	}
 	return exitOK
 }
@@ -362,6 +382,7 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 	if !s.Complete {
 		attrs = append(attrs, "incomplete", s.Incomplete)
 	}
+	attrs = append(attrs, changeLogAttrs(s)...)
 	switch {
 	case runErr != nil || !s.Complete:
 		log.Error("audit incomplete", attrs...)

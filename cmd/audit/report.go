@@ -54,16 +54,28 @@ func (e *cmdEnv) report(args []string) int {
 	if err != nil {
 		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
 	}
+	stored := rs.Run()
+	if stored.Policy != "" {
+		cfg.Policy = string(stored.Policy) // Replay applies the stored run's policy
+	}
+	changes, err := loadChanges(ctx, cfg, log, stored.Source, stored.RunID, reportBefore(stored))
+	if err != nil {
+		closeAll(outs)
+		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
+	}
+	defer changes.close()
 	start := time.Now()
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{
 		Policy: pipeline.Policy(cfg.Policy), RunID: runID, GroupBy: cfg.GroupBy, MaxUnknown: cfg.MaxUnknown,
 		Exceptions: judge,
+		Baseline:   changes.baseline, Trend: changes.trend,
 	})
 	logExceptionNotes(log, &sum)
 	code := exitCode(cfg, &sum, runErr)
 	attrs := []any{"run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
 		"complete", sum.Complete, "coverage_pct", logShare(sum.CoverageShare())}
 	attrs = append(attrs, exceptionLogAttrs(&sum)...)
+	attrs = append(attrs, changeLogAttrs(&sum)...)
 	log.Info("report written", append(attrs, "took", time.Since(start).Round(time.Millisecond).String(), "exit_code", code)...)
 	if !sum.Complete {
 		log.Error("the stored run is incomplete; the reports say so", "reason", sum.Incomplete)

@@ -18,7 +18,7 @@ import (
 // Scan's order.
 const Columns = "user_id, id_type, outcome, totp, face, sms, email, factors, mfa, " +
 	"compliant, attrs, coalesce(error, ''), coalesce(api_code, ''), " +
-	"coalesce(request_id, ''), attempts, checked_at, line, exception"
+	"coalesce(request_id, ''), attempts, checked_at, line, exception, coalesce(change, ''), non_compliant_since"
 
 // Scan reads one row selected with Columns. Attributes come in attrOrder,
 // then any others by name (see DecodeAttrs); Resumed is false.
@@ -30,9 +30,12 @@ func Scan(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
 		checkedAt *time.Time
 		factors   *int32
 		exception []byte
+		change    string
+		ncSince   *time.Time
 	)
 	err := row.Scan(&r.UserID, &r.IDType, &outcome, &r.TOTP, &r.Face, &r.SMS, &r.Email, &factors,
-		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line, &exception)
+		&r.MFA, &r.Compliant, &attrs, &r.Error, &r.APICode, &r.RequestID, &r.Attempts, &checkedAt, &r.Line, &exception,
+		&change, &ncSince)
 	if err != nil {
 		return r, err
 	}
@@ -43,6 +46,10 @@ func Scan(row pgx.Row, attrOrder []string) (pipeline.Result, error) {
 	}
 	if checkedAt != nil {
 		r.CheckedAt = checkedAt.UTC()
+	}
+	r.Change = pipeline.Change(change)
+	if ncSince != nil {
+		r.NonCompliantSince = pipeline.Day(*ncSince)
 	}
 	if len(exception) > 0 && string(exception) != "null" {
 		var x struct {

@@ -51,11 +51,11 @@ func TestScan(t *testing.T) {
 		('u1', 'user_id', 'ok', true, false, NULL::boolean, true, 2, 'strong', true,
 		 '{"name": "N", "department": "D"}'::jsonb, NULL::text, NULL::text, 'rq-1', 1,
 		 '2025-03-01 12:00:00+02'::timestamptz, 2::bigint,
-		 '{"state": "unneeded", "reason": "R", "approved_by": "A", "expires": "2026-01-31", "ticket": ""}'::jsonb),
+		 '{"state": "unneeded", "reason": "R", "approved_by": "A", "expires": "2026-01-31", "ticket": ""}'::jsonb, 'fixed', NULL::date),
 		('u2', 'email', 'error', NULL, NULL, NULL, NULL, NULL::int, 'unknown', false,
-		 '{}', 'HTTP 503', '503', NULL, 5, NULL, 3, NULL)
+		 '{}', 'HTTP 503', '503', NULL, 5, NULL, 3, NULL, NULL, '2025-02-03'::date)
 	) AS results(user_id, id_type, outcome, totp, face, sms, email, factors, mfa, compliant,
-		attrs, error, api_code, request_id, attempts, checked_at, line, exception)`)
+		attrs, error, api_code, request_id, attempts, checked_at, line, exception, change, non_compliant_since)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +78,11 @@ func TestScan(t *testing.T) {
 		Attrs:     pipeline.Attrs{{Key: "department", Value: "D"}, {Key: "name", Value: "N"}},
 		RequestID: "rq-1", Attempts: 1, CheckedAt: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC), Line: 2,
 		Exception: &pipeline.Exception{State: "unneeded", Reason: "R", ApprovedBy: "A", Expires: "2026-01-31"},
+		Change:    pipeline.ChangeFixed,
 	}, {
 		UserID: "u2", IDType: "email", Outcome: pipeline.OutcomeError, MFA: "unknown", Compliant: &no,
 		Error: "HTTP 503", APICode: "503", Attempts: 5, Line: 3,
+		NonCompliantSince: time.Date(2025, 2, 3, 0, 0, 0, 0, time.UTC),
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
