@@ -184,7 +184,7 @@ func TestExceptionsEndToEnd(t *testing.T) {
 	}
 	csvText, _ := os.ReadFile(filepath.Join(out, "a.csv"))
 	header := strings.SplitN(string(csvText), "\n", 2)[0]
-	if !strings.HasSuffix(strings.TrimSpace(header), "checked_at,exception.state,exception.reason,exception.approved_by,exception.expires,exception.ticket") {
+	if !strings.HasSuffix(strings.TrimSpace(header), "checked_at,change,non_compliant_since,exception.state,exception.reason,exception.approved_by,exception.expires,exception.ticket") {
 		t.Errorf("CSV header %q", header)
 	}
 
