@@ -38,7 +38,9 @@ func CheckWritable(path string) error {
 }
 
 // atomicFile is written under a temporary name beside its path and renamed
-// into place by Commit, so readers never see half a report. A run that is
+// into place by Commit, so readers never see half a report; Commit also
+// removes the temporary files of earlier writers of path that were killed
+// (TempLeftovers). A run that is
 // not complete also leaves PATH.incomplete holding the reason; a complete
 // one removes a stale marker.
 type atomicFile struct {
@@ -52,6 +54,12 @@ func createAtomic(path string) (*atomicFile, error) {
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
+		return nil, err
+	}
+	// Held while this process writes: see TempLeftovers.
+	if err := lockTemp(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, err
 	}
 	// Reports are meant to be read: the usual file mode, not CreateTemp's 0600.
@@ -79,6 +87,7 @@ func (f *atomicFile) Commit(incomplete string) error {
 		return err
 	}
 	syncDir(filepath.Dir(f.path))
+	removeLeftovers(f.path)
 	return MarkIncomplete(f.path, incomplete)
 }
 

@@ -5,23 +5,39 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
 // JSONL writes one JSON object per result and line, with the keys of
-// ResultFields in that order (SPEC section 5). It is the machine record:
-// nothing is masked or neutralised.
+// ResultFields in that order and then "run_id" (SPEC section 5). It is the
+// machine record: nothing is masked or neutralised.
 //
 // The file is written under a temporary name and moved into place by Close;
-// an incomplete run also leaves PATH.incomplete saying why.
+// an incomplete run also leaves PATH.incomplete saying why. Lines reach the
+// temporary file at least every JSONLFlushInterval, so a process killed
+// outright leaves all but its last seconds of answers there, for a resumed
+// run to read (sources.OpenJSONLPrior, TempLeftovers).
 type JSONL struct {
-	path string
-	f    *atomicFile
+	path   string
+	suffix []byte // `,"run_id":"..."}` + "\n"
+	f      *atomicFile
+	buf    []byte
+
+	mu   sync.Mutex // w and werr: Write and the flusher
 	w    *bufio.Writer
-	buf  []byte
+	werr error // a failed background flush, reported by the next Write or Close
+
+	stop chan struct{} // closed by Close: the flusher ends
+	done chan struct{} // closed by the flusher when it has ended
 }
+
+// JSONLFlushInterval is the longest a written line stays in memory before
+// it reaches the file.
+const JSONLFlushInterval = 2 * time.Second
 
 var _ pipeline.Sink = (*JSONL)(nil)
 
@@ -35,22 +51,53 @@ func NewJSONL(path string, opt Options) (*JSONL, error) {
 	return &JSONL{path: path}, nil
 }
 
-// Open creates the temporary file. It is called once, before any Write.
-func (j *JSONL) Open(_ context.Context, _ pipeline.RunInfo) error {
+// Open creates the temporary file and starts the flusher. It is called
+// once, before any Write.
+func (j *JSONL) Open(_ context.Context, run pipeline.RunInfo) error {
 	f, err := createAtomic(j.path)
 	if err != nil {
 		return fmt.Errorf("jsonl output %s: %w", j.path, err)
 	}
 	j.f = f
 	j.w = bufio.NewWriterSize(f, 256<<10)
+	j.suffix = appendJSONString([]byte(`,"run_id":`), run.RunID)
+	j.suffix = append(j.suffix, '}', '\n')
+	j.stop, j.done = make(chan struct{}), make(chan struct{})
+	go j.flusher()
 	return nil
+}
+
+// flusher writes the buffered lines out every JSONLFlushInterval until
+// Close.
+func (j *JSONL) flusher() {
+	defer close(j.done)
+	t := time.NewTicker(JSONLFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-t.C:
+			j.mu.Lock()
+			if j.werr == nil && j.w.Buffered() > 0 {
+				j.werr = j.w.Flush()
+			}
+			j.mu.Unlock()
+		}
+	}
 }
 
 // Write appends the line of r (buffered).
 func (j *JSONL) Write(_ context.Context, r pipeline.Result) error {
 	j.buf = AppendResultJSON(j.buf[:0], r)
-	j.buf = append(j.buf, '\n')
-	if _, err := j.w.Write(j.buf); err != nil {
+	j.buf = append(j.buf[:len(j.buf)-1], j.suffix...) // run_id goes last
+	j.mu.Lock()
+	err := j.werr
+	if err == nil {
+		_, err = j.w.Write(j.buf)
+	}
+	j.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("jsonl output %s: %w", j.path, err)
 	}
 	return nil
@@ -67,7 +114,13 @@ func (j *JSONL) Close(_ context.Context, s pipeline.Summary) error {
 	}
 	f := j.f
 	j.f = nil
-	if err := j.w.Flush(); err != nil {
+	close(j.stop)
+	<-j.done
+	err := j.werr
+	if err == nil {
+		err = j.w.Flush()
+	}
+	if err != nil {
 		f.Abort()
 		return fmt.Errorf("jsonl output %s: %w", j.path, err)
 	}

@@ -3,12 +3,15 @@ package sinks
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mfa-audit/mfa-audit/pipeline"
@@ -16,11 +19,11 @@ import (
 
 func TestJSONLSink(t *testing.T) {
 	want := []string{
-		`{"user_id":"5f8d0c3e2a1b4c6d7e8f9a0b","id_type":"user_id","outcome":"ok","totp":true,"face":false,"sms":true,"email":false,"factors":2,"mfa":"strong","compliant":true,"attrs":{"department":"Sales, EMEA","name":"Li \"Wei\"\nsecond line"},"error":"","api_code":"","request_id":"req-1","attempts":1,"checked_at":"2024-05-01T01:30:00.123Z","change":null,"non_compliant_since":null,"exception":null}`,
-		`{"user_id":"alice@example.com","id_type":"email","outcome":"not_found","totp":null,"face":null,"sms":null,"email":null,"factors":null,"mfa":"unknown","compliant":null,"attrs":{"department":"=1+2","name":"张伟 📱"},"error":"user not found; phone +86 138 0013 8000 (HTTP 404)","api_code":"2004","request_id":"req-2","attempts":2,"checked_at":"2024-05-01T01:30:01.123Z","change":null,"non_compliant_since":null,"exception":null}`,
-		`{"user_id":"+cmd|' /C calc'!A0","id_type":"user_id","outcome":"invalid","totp":null,"face":null,"sms":null,"email":null,"factors":null,"mfa":"unknown","compliant":null,"attrs":{"department":"-2","name":"@SUM(A1:A9)"},"error":"line 4: unknown id type","api_code":"","request_id":"","attempts":0,"checked_at":null,"change":null,"non_compliant_since":null,"exception":null}`,
-		`{"user_id":"13800138000","id_type":"phone","outcome":"error","totp":null,"face":null,"sms":null,"email":null,"factors":null,"mfa":"unknown","compliant":null,"attrs":{"name":"\tTab"},"error":"HTTP 503 after 6 attempts","api_code":"","request_id":"","attempts":6,"checked_at":"2024-05-01T01:30:02.123Z","change":null,"non_compliant_since":null,"exception":null}`,
-		`{"user_id":"u5","id_type":"username","outcome":"ok","totp":false,"face":null,"sms":false,"email":false,"factors":0,"mfa":"none","compliant":false,"attrs":{},"error":"","api_code":"","request_id":"","attempts":1,"checked_at":"2024-05-01T01:30:00.123Z","change":"new_gap","non_compliant_since":"2024-04-01","exception":null}`,
+		`{"user_id":"5f8d0c3e2a1b4c6d7e8f9a0b","id_type":"user_id","outcome":"ok","totp":true,"face":false,"sms":true,"email":false,"factors":2,"mfa":"strong","compliant":true,"attrs":{"department":"Sales, EMEA","name":"Li \"Wei\"\nsecond line"},"error":"","api_code":"","request_id":"req-1","attempts":1,"checked_at":"2024-05-01T01:30:00.123Z","change":null,"non_compliant_since":null,"exception":null,"run_id":"r1"}`,
+		`{"user_id":"alice@example.com","id_type":"email","outcome":"not_found","totp":null,"face":null,"sms":null,"email":null,"factors":null,"mfa":"unknown","compliant":null,"attrs":{"department":"=1+2","name":"张伟 📱"},"error":"user not found; phone +86 138 0013 8000 (HTTP 404)","api_code":"2004","request_id":"req-2","attempts":2,"checked_at":"2024-05-01T01:30:01.123Z","change":null,"non_compliant_since":null,"exception":null,"run_id":"r1"}`,
+		`{"user_id":"+cmd|' /C calc'!A0","id_type":"user_id","outcome":"invalid","totp":null,"face":null,"sms":null,"email":null,"factors":null,"mfa":"unknown","compliant":null,"attrs":{"department":"-2","name":"@SUM(A1:A9)"},"error":"line 4: unknown id type","api_code":"","request_id":"","attempts":0,"checked_at":null,"change":null,"non_compliant_since":null,"exception":null,"run_id":"r1"}`,
+		`{"user_id":"13800138000","id_type":"phone","outcome":"error","totp":null,"face":null,"sms":null,"email":null,"factors":null,"mfa":"unknown","compliant":null,"attrs":{"name":"\tTab"},"error":"HTTP 503 after 6 attempts","api_code":"","request_id":"","attempts":6,"checked_at":"2024-05-01T01:30:02.123Z","change":null,"non_compliant_since":null,"exception":null,"run_id":"r1"}`,
+		`{"user_id":"u5","id_type":"username","outcome":"ok","totp":false,"face":null,"sms":false,"email":false,"factors":0,"mfa":"none","compliant":false,"attrs":{},"error":"","api_code":"","request_id":"","attempts":1,"checked_at":"2024-05-01T01:30:00.123Z","change":"new_gap","non_compliant_since":"2024-04-01","exception":null,"run_id":"r1"}`,
 	}
 	// Masking is for files meant for people: JSON Lines keeps everything.
 	for _, mask := range []bool{false, true} {
@@ -44,8 +47,8 @@ func TestJSONLSink(t *testing.T) {
 		}
 		// Every line is JSON with the fields of SPEC section 5 in order.
 		for i, line := range got {
-			if keys := fsJSONKeys(t, line); !reflect.DeepEqual(keys, ResultFields) {
-				t.Errorf("line %d keys %q, want %q", i+1, keys, ResultFields)
+			if keys, want := fsJSONKeys(t, line), append(slices.Clone(ResultFields), "run_id"); !reflect.DeepEqual(keys, want) {
+				t.Errorf("line %d keys %q, want %q", i+1, keys, want)
 			}
 		}
 	}
@@ -187,4 +190,79 @@ func BenchmarkJSONLSink(b *testing.B) {
 	}
 	b.StopTimer()
 	s.Close(ctx, fsComplete())
+}
+
+// TestJSONLSinkFlushesWhileRunning: lines reach the temporary file within
+// JSONLFlushInterval, with no further Write, so a process killed outright
+// leaves them for a resumed run; the temporary file is held (not a
+// leftover) until Close.
+func TestJSONLSinkFlushesWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "live.jsonl")
+		s, err := NewJSONL(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := s.Open(ctx, pipeline.RunInfo{RunID: "r-live"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range fsResults()[:3] {
+			if err := s.Write(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tmp := s.f.Name()
+		if b, _ := os.ReadFile(tmp); len(b) != 0 {
+			t.Fatalf("%d bytes on disk before the interval: the buffer is not in use", len(b))
+		}
+		if left, _ := TempLeftovers(path); len(left) != 0 {
+			t.Errorf("a live writer's file is listed as a leftover: %v", left)
+		}
+		time.Sleep(JSONLFlushInterval)
+		synctest.Wait()
+		b, err := os.ReadFile(tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lines := strings.Count(string(b), "\n"); lines != 3 || !strings.HasSuffix(string(b), `"run_id":"r-live"}`+"\n") {
+			t.Errorf("after %v the temporary file holds %d lines:\n%s", JSONLFlushInterval, lines, b)
+		}
+		if err := s.Close(ctx, fsComplete()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+			t.Errorf("temporary file still there after Close: %v", err)
+		}
+	})
+}
+
+// TestCommitRemovesLeftovers: temporary files of a killed writer (no lock)
+// are listed newest first and removed when a later writer commits the same
+// path; other files beside it are left alone.
+func TestCommitRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.jsonl")
+	old := filepath.Join(dir, ".r.jsonl.tmp-111")
+	newer := filepath.Join(dir, ".r.jsonl.tmp-222")
+	other := filepath.Join(dir, ".other.jsonl.tmp-333")
+	for i, n := range []string{old, newer, other} {
+		os.WriteFile(n, []byte("x\n"), 0o600)
+		mt := time.Now().Add(time.Duration(i-5) * time.Minute)
+		os.Chtimes(n, mt, mt)
+	}
+	left, err := TempLeftovers(path)
+	if err != nil || !slices.Equal(left, []string{newer, old}) {
+		t.Fatalf("leftovers %v %v, want %v", left, err, []string{newer, old})
+	}
+	s, _ := NewJSONL(path, Options{})
+	fsWrite(t, s, fsAttrNames, fsResults(), fsComplete())
+	for _, n := range []string{old, newer} {
+		if _, err := os.Stat(n); !os.IsNotExist(err) {
+			t.Errorf("%s survived the commit: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another output's file was removed: %v", err)
+	}
 }

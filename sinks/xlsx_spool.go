@@ -33,6 +33,9 @@ func newIssueSpool(dir string) (*issueSpool, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Used only through f: unlinked at once, so a process killed outright
+	// leaves no spool behind (where the system allows removing an open file).
+	os.Remove(f.Name())
 	s := &issueSpool{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
 	s.enc = gob.NewEncoder(s.buf)
 	return s, nil
@@ -73,6 +76,6 @@ func (s *issueSpool) remove() {
 		return
 	}
 	s.file.Close()
-	os.Remove(s.file.Name())
+	os.Remove(s.file.Name()) // where it could not be unlinked while open
 	s.file = nil
 }

@@ -148,7 +148,21 @@ func (s *ResultsJSONL) read() (pipeline.Result, error) {
 }
 
 func (s *ResultsJSONL) decode(b []byte) (pipeline.Result, error) {
-	l := &s.rec
+	r, err := decodeResultLine(b, &s.rec)
+	if err != nil {
+		return r, err
+	}
+	for _, a := range r.Attrs {
+		if !s.seen[a.Key] {
+			s.seen[a.Key] = true
+			s.run.AttrNames = append(s.run.AttrNames, a.Key)
+		}
+	}
+	return r, nil
+}
+
+// decodeResultLine decodes one line of a results file, using l as scratch.
+func decodeResultLine(b []byte, l *resultLine) (pipeline.Result, error) {
 	*l = resultLine{}
 	if err := json.Unmarshal(b, l); err != nil {
 		return pipeline.Result{}, err
@@ -213,12 +227,6 @@ func (s *ResultsJSONL) decode(b []byte) (pipeline.Result, error) {
 	}
 	if r.Attrs, err = decodeAttrs(l.Attrs); err != nil {
 		return r, fmt.Errorf("attrs: %w", err)
-	}
-	for _, a := range r.Attrs {
-		if !s.seen[a.Key] {
-			s.seen[a.Key] = true
-			s.run.AttrNames = append(s.run.AttrNames, a.Key)
-		}
 	}
 	return r, nil
 }

@@ -76,6 +76,14 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	if len(problems) == 0 {
 		if outs, prior, err = openOutputs(ctx, cfg); err != nil {
 			problems = append(problems, err)
+		} else if prior == nil { // no Postgres output to resume from
+			var jp *sources.JSONLPrior
+			if jp, err = jsonlPrior(cfg, j.log); err != nil {
+				problems = append(problems, err)
+			} else if jp != nil {
+				prior = jp
+				defer jp.Close()
+			}
 		}
 	}
 	register, err := j.loadExceptions()
