@@ -134,6 +134,11 @@ type htmlRow struct {
 	Attempts           int
 	CheckedAt          string
 	Attrs              []string // in the order of RunInfo.AttrNames
+	// Exception says in words what the exceptions register says of the
+	// user ("excepted until 2027-03-31"); ExceptionState is its state and
+	// Excepted true when it is active.
+	Exception, ExceptionState string
+	Excepted                  bool
 }
 
 func (h *HTML) row(r *pipeline.Result) htmlRow {
@@ -150,6 +155,7 @@ func (h *HTML) row(r *pipeline.Result) htmlRow {
 		CheckedAt: formatTime(r.CheckedAt),
 	}
 	row.OutcomeClass = strings.ReplaceAll(string(r.Outcome), "_", "-")
+	row.Exception, row.ExceptionState, row.Excepted = exceptionWords(r.Exception)
 	if r.Line > 0 {
 		row.Line = strconv.FormatInt(r.Line, 10)
 	}
@@ -427,6 +433,9 @@ type htmlReport struct {
 
 	Run    []kv
 	Config []kv
+
+	// Exc is the exceptions register's part; nil without a register.
+	Exc *htmlExceptions
 }
 
 type htmlGroup struct {
@@ -467,6 +476,7 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		Run:              runDetails(&run, s),
 		Config:           configDetails(run.Config),
 	}
+	d.Exc = h.exceptions(s)
 	for i, g := range s.Groups() {
 		if i >= h.max {
 			d.MoreGroups++
@@ -502,7 +512,7 @@ var reportTemplate = template.Must(template.New(templates.ReportHTML).Funcs(temp
 		}
 		return t
 	},
-}).ParseFS(templates.FS, templates.ReportHTML))
+}).ParseFS(templates.FS, templates.ReportHTML, templates.ExceptionsHTML))
 
 func mustRead(name string) string {
 	b, err := templates.FS.ReadFile(name)

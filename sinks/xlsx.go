@@ -484,13 +484,22 @@ func (x *XLSX) finish(s *pipeline.Summary) error {
 	if err := x.finishStream(x.users, len(x.cols), x.usersRows); err != nil {
 		return err
 	}
-	for _, name := range []string{SheetIssues, SheetRun} {
+	sheets := []string{SheetIssues, SheetRun}
+	if s.Exceptions != nil {
+		sheets = []string{SheetIssues, SheetExceptions, SheetRun}
+	}
+	for _, name := range sheets {
 		if _, err := x.f.NewSheet(name); err != nil {
 			return err
 		}
 	}
 	if err := x.writeIssues(); err != nil {
 		return fmt.Errorf("issues sheet: %w", err)
+	}
+	if s.Exceptions != nil {
+		if err := x.writeExceptions(s.Exceptions); err != nil {
+			return fmt.Errorf("exceptions sheet: %w", err)
+		}
 	}
 	if err := writeSummarySheet(x.f, &x.st, s, x.opt.MaskPII); err != nil {
 		return fmt.Errorf("summary sheet: %w", err)

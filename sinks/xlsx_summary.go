@@ -92,6 +92,7 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 		w.add(0, styled(st.label, fg.label), styled(fg.style, fg.v))
 	}
 	w.skip()
+	exceptionSummaryRows(w, st, s, final)
 
 	// Factor and strength table; the chart beside the headline figures
 	// reads from it.

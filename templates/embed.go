@@ -8,7 +8,7 @@ import "embed"
 
 // FS holds the report templates.
 //
-//go:embed report.html.tmpl report.css
+//go:embed report.html.tmpl report.css exceptions.html.tmpl
 var FS embed.FS
 
 // Names of the files in FS.
@@ -19,4 +19,8 @@ const (
 	// ReportCSS is the style sheet inlined into the report's <style>
 	// element (screen and print rules).
 	ReportCSS = "report.css"
+	// ExceptionsHTML defines the report's exceptions-register blocks
+	// ("exceptions-tile", "exceptions-rows", "exceptions"), parsed with
+	// ReportHTML.
+	ExceptionsHTML = "exceptions.html.tmpl"
 )
