@@ -61,6 +61,7 @@ type Progress struct {
 	Done     atomic.Int64 // results written to the sinks
 	Unknown  atomic.Int64 // results with OutcomeError
 	Resumed  atomic.Int64 // results taken from Prior
+	Skipped  atomic.Int64 // rows that need no answer: repeats and other shards' subjects
 }
 
 // ErrCredentials is wrapped by Run's error when the API refused the
@@ -169,10 +170,12 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 		k := subj.Key()
 		if !r.sum.Run.Shard.Owns(k) {
 			r.sum.OtherShard++
+			r.opt.Progress.Skipped.Add(1)
 			continue
 		}
 		if !seen.add(k) {
 			r.sum.Duplicates++
+			r.opt.Progress.Skipped.Add(1)
 			continue
 		}
 		st.Go(func() stream.Callback {

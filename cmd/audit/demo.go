@@ -64,6 +64,7 @@ func (e *cmdEnv) demo(args []string) int {
 		cfg:        cfg,
 		log:        newLogger(cfg.LogFormat, e.stdout),
 		stdin:      bytes.NewReader(demo.Input()),
+		stdout:     e.stdout,
 		stderr:     e.stderr,
 		sourceName: "demo sample (400 users, embedded)",
 		// A small register, so the exceptions show at first run.

@@ -28,7 +28,8 @@ type job struct {
 	cfg    *Config
 	log    *slog.Logger
 	stdin  io.Reader // for AUDIT_SOURCE=-
-	stderr io.Writer // progress bar
+	stdout io.Writer // where log writes (to guard from the progress bar)
+	stderr io.Writer // progress bar and, on a terminal, the summary for people
 	// sourceName, when set, names the source in reports instead of the path.
 	sourceName string
 	// exceptionsData, when set, is the exceptions register (the demo's
@@ -47,6 +48,26 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	cfg := j.cfg
 	if cfg.RunID == "" {
 		cfg.RunID = newRunID(time.Now())
+	}
+	var (
+		client *genauth.Client
+		src    pipeline.Source
+		prog   = &pipeline.Progress{}
+	)
+	disp := progress.New(progress.Options{
+		Mode: cfg.Progress, Out: j.stderr, LogOut: j.stdout, Logger: j.log,
+		Total: func() int64 { return src.Total() }, // called after Start, src is open then
+		Read: func() progress.Snapshot {
+			st := client.Stats()
+			return progress.Snapshot{
+				Read: prog.RowsRead.Load(), Done: prog.Done.Load(), Skipped: prog.Skipped.Load(), Unknown: prog.Unknown.Load(),
+				Resumed: prog.Resumed.Load(), Throttled: st.Throttled, Rate: st.CurrentRate,
+			}
+		},
+	})
+	if disp.Bar() && j.stdout != nil { // a log line clears the bar's line first
+		j.log = newLogger(cfg.LogFormat, disp.Guard(j.stdout))
+		disp.SetLogger(j.log)
 	}
 	client, err := genauth.New(genauth.Config{
 		Host:            cfg.Host,
@@ -90,7 +111,6 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	if err != nil {
 		problems = append(problems, err)
 	}
-	var src pipeline.Source
 	if cfg.Source != poolSource && cfg.Source != "" && !cfg.sourceBlamed() {
 		if src, err = j.openSource(ctx, nil); err != nil {
 			problems = append(problems, err)
@@ -158,20 +178,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		Config:    cfg.public(),
 	}
 	judge := j.exceptionsJudge(register, &run)
-	prog := &pipeline.Progress{}
-	stopProgress := progress.Start(progress.Options{
-		Mode:   cfg.Progress,
-		Out:    j.stderr,
-		Logger: j.log,
-		Total:  src.Total,
-		Read: func() progress.Snapshot {
-			st := client.Stats()
-			return progress.Snapshot{
-				Read: prog.RowsRead.Load(), Done: prog.Done.Load(), Unknown: prog.Unknown.Load(), Resumed: prog.Resumed.Load(),
-				Throttled: st.Throttled, Rate: st.CurrentRate,
-			}
-		},
-	})
+	disp.Start()
 	j.log.Info("audit started", append([]any{"run_id", run.RunID, "source", describeSource(src, j.sourceName)},
 		append(sourceLayout(src),
 			"outputs", len(outs), "concurrency", cfg.Concurrency, "rate", cfg.Rate, "shard", cfg.shard.String())...)...)
@@ -189,10 +196,14 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		Trend:         changes.trend,
 		Logger:        j.log,
 	})
-	stopProgress()
+	disp.Stop()
 	logExceptionNotes(j.log, &sum)
 	code := exitCode(cfg, &sum, runErr)
 	logSummary(j.log, &sum, client.Stats(), code, runErr)
+	logOutputs(j.log, cfg)
+	if disp.Bar() {
+		printFinish(j.stderr, cfg, &sum, code)
+	}
 	return code
 }
 
