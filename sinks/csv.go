@@ -33,7 +33,7 @@ var _ pipeline.Sink = (*CSV)(nil)
 // NewCSV returns a CSV sink writing to path, after checking that its
 // directory can be written (a configuration error otherwise).
 func NewCSV(path string, opt Options) (*CSV, error) {
-	if err := CheckWritable(path); err != nil {
+	if err := CheckWritable(path, opt); err != nil {
 		return nil, err
 	}
 	return &CSV{path: path, opt: opt}, nil
@@ -42,7 +42,7 @@ func NewCSV(path string, opt Options) (*CSV, error) {
 // Open creates the temporary file and writes the header, whose attribute
 // columns are run.AttrNames. It is called once, before any Write.
 func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
-	f, err := createAtomic(c.path)
+	f, err := createAtomic(c.path, c.opt)
 	if err != nil {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}

@@ -1,9 +1,15 @@
 package sinks
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
@@ -16,25 +22,151 @@ type Options struct {
 	// HTMLMaxRows caps the non-compliant users listed in the HTML report
 	// (default 5000).
 	HTMLMaxRows int
+	// FileMode is the permission of every file written (reports, markers,
+	// spools, temporary files) before the umask; 0 means DefaultFileMode.
+	// Missing directories are made with DirMode(FileMode).
+	FileMode os.FileMode
+	// Dirs, when set, records the directories the sinks make, so that a
+	// run ending in a configuration error can remove them.
+	Dirs *CreatedDirs
 	// XLSXMaxRows is the data rows per Users sheet before it continues on
 	// "Users (2)" (default and maximum 1,048,575; tests set it low).
 	XLSXMaxRows int
 }
 
-// CheckWritable makes the directory of path and proves a file can be
-// created there, so a bad output is a configuration error before the run.
-func CheckWritable(path string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("output %s: %w", path, err)
+// DefaultFileMode is the permission of every file the sinks write when
+// Options.FileMode is zero: reports hold personal data (SPEC 10).
+const DefaultFileMode os.FileMode = 0o600
+
+// fileMode is the mode files are created with; the umask applies on top.
+func (o Options) fileMode() os.FileMode {
+	if o.FileMode == 0 {
+		return DefaultFileMode
 	}
-	f, err := os.CreateTemp(dir, ".mfa-audit-check-*")
+	return o.FileMode & os.ModePerm
+}
+
+// DirMode is the mode of a directory made for an output whose files have
+// mode file: 0700, plus read and search for whoever may read the files
+// (0640 gives 0750, 0644 gives 0755). The umask applies on top.
+func DirMode(file os.FileMode) os.FileMode {
+	r := file & 0o044
+	return 0o700 | r | r>>2
+}
+
+// CreatedDirs records the directories made for outputs, so that a run that
+// stops with a configuration error can remove them again: a run that exits
+// 2 leaves nothing behind (SPEC 3). Safe for concurrent use.
+type CreatedDirs struct {
+	mu   sync.Mutex
+	dirs []string // outermost first
+}
+
+func (d *CreatedDirs) add(dir string) {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	d.dirs = append(d.dirs, dir)
+	d.mu.Unlock()
+}
+
+// Remove deletes the recorded directories, innermost first, as far as they
+// are empty, and forgets them; nil-safe.
+func (d *CreatedDirs) Remove() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := len(d.dirs) - 1; i >= 0; i-- {
+		os.Remove(d.dirs[i]) // fails, as it should, on a directory that is not empty
+	}
+	d.dirs = nil
+}
+
+// makeDirs creates dir and its missing parents with mode, recording each
+// one made in rec (which may be nil).
+func makeDirs(dir string, mode os.FileMode, rec *CreatedDirs) error {
+	var missing []string
+	for p := filepath.Clean(dir); ; {
+		_, err := os.Stat(p)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, p)
+		parent := filepath.Dir(p)
+		if parent == p {
+			break
+		}
+		p = parent
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		err := os.Mkdir(missing[i], mode)
+		switch {
+		case err == nil:
+			rec.add(missing[i])
+		case errors.Is(err, fs.ErrExist):
+			// made meanwhile by another writer (or a file: the probe says)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckWritable makes the directory of path (recording what it made in
+// opt.Dirs) and proves a file can be created there, so a bad output is a
+// configuration error before the run. Every file sink calls it from its
+// constructor: the defaults work from an empty folder.
+func CheckWritable(path string, opt Options) error {
+	dir := filepath.Dir(path)
+	if err := makeDirs(dir, DirMode(opt.fileMode()), opt.Dirs); err != nil {
+		return fmt.Errorf("cannot create the directory %s: %w", dir, unwrapPathError(err))
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	f, err := createTemp(dir, ".mfa-audit-check-*", opt.fileMode())
 	if err != nil {
-		return fmt.Errorf("output %s: directory not writable: %w", path, err)
+		return fmt.Errorf("directory %s not writable: %w", dir, unwrapPathError(err))
 	}
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// unwrapPathError keeps the cause of a *fs.PathError, whose text repeats a
+// path the caller names anyway.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// createTemp is os.CreateTemp with the mode given: the file is created with
+// O_EXCL under a random name from pattern (its last "*" replaced), and the
+// umask applies, unlike a Chmod after the fact.
+func createTemp(dir, pattern string, mode os.FileMode) (*os.File, error) {
+	prefix, suffix := pattern, ""
+	if i := strings.LastIndexByte(pattern, '*'); i >= 0 {
+		prefix, suffix = pattern[:i], pattern[i+1:]
+	}
+	var b [6]byte
+	for try := 0; ; try++ {
+		rand.Read(b[:])
+		name := filepath.Join(dir, prefix+hex.EncodeToString(b[:])+suffix)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
+		}
+		return f, err
+	}
 }
 
 // atomicFile is written under a temporary name beside its path and renamed
@@ -46,13 +178,17 @@ func CheckWritable(path string) error {
 type atomicFile struct {
 	*os.File
 	path string
+	mode os.FileMode
 }
 
-func createAtomic(path string) (*atomicFile, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// createAtomic creates the temporary file of path with opt's file mode,
+// making the directory if it went missing since the constructor's check.
+func createAtomic(path string, opt Options) (*atomicFile, error) {
+	dir := filepath.Dir(path)
+	if err := makeDirs(dir, DirMode(opt.fileMode()), nil); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-*", opt.fileMode())
 	if err != nil {
 		return nil, err
 	}
@@ -62,13 +198,7 @@ func createAtomic(path string) (*atomicFile, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	// Reports are meant to be read: the usual file mode, not CreateTemp's 0600.
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	return &atomicFile{File: f, path: path}, nil
+	return &atomicFile{File: f, path: path, mode: opt.fileMode()}, nil
 }
 
 // Commit syncs, closes and renames the file into place and writes or
@@ -88,7 +218,7 @@ func (f *atomicFile) Commit(incomplete string) error {
 	}
 	syncDir(filepath.Dir(f.path))
 	removeLeftovers(f.path)
-	return MarkIncomplete(f.path, incomplete)
+	return markIncomplete(f.path, incomplete, f.mode)
 }
 
 // syncDir makes a rename in dir durable; best effort.
@@ -106,8 +236,14 @@ func (f *atomicFile) Abort() {
 }
 
 // MarkIncomplete writes PATH.incomplete with the reason, or removes it when
-// reason is "".
+// reason is "". The marker gets DefaultFileMode.
 func MarkIncomplete(path, reason string) error {
+	return markIncomplete(path, reason, DefaultFileMode)
+}
+
+// markIncomplete writes PATH.incomplete (under a temporary name, renamed
+// into place, so it always has mode) or removes it when reason is "".
+func markIncomplete(path, reason string, mode os.FileMode) error {
 	marker := path + ".incomplete"
 	if reason == "" {
 		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
@@ -115,7 +251,21 @@ func MarkIncomplete(path, reason string) error {
 		}
 		return nil
 	}
-	return os.WriteFile(marker, []byte("INCOMPLETE RUN: "+reason+"\n"), 0o644)
+	f, err := createTemp(filepath.Dir(marker), "."+filepath.Base(marker)+".tmp-*", mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("INCOMPLETE RUN: " + reason + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), marker)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // incompleteReason is what PATH.incomplete (and the reports' "Incomplete

@@ -45,11 +45,15 @@ type HTML struct {
 
 var _ pipeline.Sink = (*HTML)(nil)
 
-// NewHTML returns a sink writing the HTML report to path. Nothing is
-// created before Close.
+// NewHTML returns a sink writing the HTML report to path, after checking
+// that its directory can be written (made if missing). The report itself
+// is created at Close.
 func NewHTML(path string, opt Options) (*HTML, error) {
 	if path == "" {
 		return nil, fmt.Errorf("html output: empty path")
+	}
+	if err := CheckWritable(path, opt); err != nil {
+		return nil, err
 	}
 	h := &HTML{path: path, opt: opt, max: opt.HTMLMaxRows}
 	if h.max <= 0 {
@@ -101,7 +105,7 @@ func (h *HTML) Close(_ context.Context, s pipeline.Summary) error {
 	}
 	data := h.report(run, &s)
 
-	f, err := createAtomic(h.path)
+	f, err := createAtomic(h.path, h.opt)
 	if err != nil {
 		return fmt.Errorf("html output %s: %w", h.path, err)
 	}

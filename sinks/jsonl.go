@@ -23,7 +23,8 @@ import (
 // run to read (sources.OpenJSONLPrior, TempLeftovers).
 type JSONL struct {
 	path   string
-	suffix []byte // `,"run_id":"..."}` + "\n"
+	opt    Options // FileMode and Dirs
+	suffix []byte  // `,"run_id":"..."}` + "\n"
 	f      *atomicFile
 	buf    []byte
 
@@ -42,19 +43,19 @@ const JSONLFlushInterval = 2 * time.Second
 var _ pipeline.Sink = (*JSONL)(nil)
 
 // NewJSONL returns a JSON Lines sink writing to path, after checking that
-// its directory can be written (a configuration error otherwise). opt is
-// accepted for symmetry with the other file sinks; none of it applies.
+// its directory can be written (a configuration error otherwise). Of opt
+// only FileMode and Dirs apply: nothing is masked.
 func NewJSONL(path string, opt Options) (*JSONL, error) {
-	if err := CheckWritable(path); err != nil {
+	if err := CheckWritable(path, opt); err != nil {
 		return nil, err
 	}
-	return &JSONL{path: path}, nil
+	return &JSONL{path: path, opt: opt}, nil
 }
 
 // Open creates the temporary file and starts the flusher. It is called
 // once, before any Write.
 func (j *JSONL) Open(_ context.Context, run pipeline.RunInfo) error {
-	f, err := createAtomic(j.path)
+	f, err := createAtomic(j.path, j.opt)
 	if err != nil {
 		return fmt.Errorf("jsonl output %s: %w", j.path, err)
 	}

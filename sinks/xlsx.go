@@ -82,11 +82,15 @@ type XLSX struct {
 
 var _ pipeline.Sink = (*XLSX)(nil)
 
-// NewXLSX returns a sink writing the workbook to path. Nothing is created
-// before Open; the file appears, complete, at Close.
+// NewXLSX returns a sink writing the workbook to path, after checking that
+// its directory can be written (made if missing). The file appears,
+// complete, at Close.
 func NewXLSX(path string, opt Options) (*XLSX, error) {
 	if path == "" {
 		return nil, errors.New("xlsx output: empty path")
+	}
+	if err := CheckWritable(path, opt); err != nil {
+		return nil, err
 	}
 	x := &XLSX{path: path, opt: opt, maxRows: opt.XLSXMaxRows}
 	if x.maxRows <= 0 || x.maxRows > MaxXLSXRows {
@@ -158,7 +162,7 @@ func (x *XLSX) open() error {
 	if x.users, err = x.startUsers(); err != nil {
 		return err
 	}
-	x.spool, err = newIssueSpool(filepath.Dir(x.path))
+	x.spool, err = newIssueSpool(filepath.Dir(x.path), x.opt.fileMode())
 	return err
 }
 
@@ -524,7 +528,7 @@ func (x *XLSX) finish(s *pipeline.Summary) error {
 // hook lets the archive go to the file instead, so Write's own buffer stays
 // empty and the streamed sheets are copied from their temporary files.
 func (x *XLSX) save(incomplete string) error {
-	out, err := createAtomic(x.path)
+	out, err := createAtomic(x.path, x.opt)
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,8 @@ type issueSpool struct {
 	n    int
 }
 
-func newIssueSpool(dir string) (*issueSpool, error) {
-	f, err := os.CreateTemp(dir, ".mfa-audit-issues-*")
+func newIssueSpool(dir string, mode os.FileMode) (*issueSpool, error) {
+	f, err := createTemp(dir, ".mfa-audit-issues-*", mode)
 	if err != nil {
 		return nil, err
 	}

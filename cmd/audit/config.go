@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,10 +63,12 @@ type Config struct {
 	ExceptionWarn   int           `env:"AUDIT_EXCEPTION_WARN_DAYS" envDefault:"30" help:"an active exception expiring within this many days is listed as expiring"`
 	Baseline        string        `env:"AUDIT_BASELINE" help:"run to compare with: a results .jsonl file, a run id, previous or none (default: previous with a Postgres output, else none)"`
 	FailOnNewGaps   bool          `env:"AUDIT_FAIL_ON_NEW_GAPS" envDefault:"false" help:"exit 3 when any subject is a new_gap since the baseline"`
+	FileMode        string        `env:"AUDIT_FILE_MODE" envDefault:"0600" help:"permission bits (octal) of every file written; the umask applies"`
 
 	// Derived by resolve.
-	shard   pipeline.Shard
-	outputs []output
+	shard    pipeline.Shard
+	outputs  []output
+	fileMode os.FileMode
 	// blamed holds the variables already reported as wrong, so that a
 	// check further on does not report the same cause again.
 	blamed map[string]bool
@@ -238,6 +241,11 @@ func (c *Config) resolve(envMap map[string]string) []error {
 	if err := checkBaseline(c.Baseline); err != nil {
 		errs = append(errs, err)
 	}
+	if m, err := parseFileMode(c.FileMode); err != nil {
+		bad("AUDIT_FILE_MODE", "%v", err)
+	} else {
+		c.fileMode = m
+	}
 	shard, err := parseShard(c.Shard, envMap["JOB_COMPLETION_INDEX"])
 	if err != nil {
 		bad("AUDIT_SHARD", "%v", err)
@@ -341,6 +349,21 @@ func parseShard(s, completionIndex string) (pipeline.Shard, error) {
 		s = strings.TrimSpace(completionIndex) + s
 	}
 	return pipeline.ParseShard(s)
+}
+
+// parseFileMode reads AUDIT_FILE_MODE: octal permission bits that let the
+// owner read and write (the spools are read back).
+func parseFileMode(s string) (os.FileMode, error) {
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 8, 32)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%q is not an octal mode such as 0600 or 0640", s)
+	case n&^0o777 != 0:
+		return 0, fmt.Errorf("%q: only permission bits (0000 to 0777)", s)
+	case n&0o600 != 0o600:
+		return 0, fmt.Errorf("%q: the owner must be able to read and write (e.g. 0600, 0640, 0644)", s)
+	}
+	return os.FileMode(n), nil
 }
 
 func validRunID(id string) bool {

@@ -37,6 +37,9 @@ type job struct {
 	// exceptionsName names it in messages and reports.
 	exceptionsData []byte
 	exceptionsName string
+	// dirs records the output directories made, removed again when the
+	// job ends in a configuration error (exit 2 leaves nothing behind).
+	dirs sinks.CreatedDirs
 }
 
 // execute builds the parts, checks everything that can be checked before
@@ -95,7 +98,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		prior pipeline.Prior
 	)
 	if len(problems) == 0 {
-		if outs, prior, err = openOutputs(ctx, cfg); err != nil {
+		if outs, prior, err = openOutputs(ctx, cfg, &j.dirs); err != nil {
 			problems = append(problems, err)
 		} else if prior == nil { // no Postgres output to resume from
 			var jp *sources.JSONLPrior
@@ -253,6 +256,7 @@ func retries(n int) int {
 
 // usage reports configuration problems: exit 2, nothing written.
 func (j *job) usage(err error) int {
+	j.dirs.Remove()
 	cmd := j.cmd
 	if cmd == "" {
 		cmd = "run"
@@ -307,10 +311,10 @@ func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.
 }
 
 // openOutputs builds every sink of AUDIT_OUTPUT, proving each can be
-// written, and, when a Postgres output already holds results of the run id,
+// written (making missing directories, recorded in dirs), and, when a Postgres output already holds results of the run id,
 // the Prior that resumes it. All problems are returned together.
-func openOutputs(ctx context.Context, cfg *Config) ([]pipeline.Sink, pipeline.Prior, error) {
-	opt := sinks.Options{MaskPII: cfg.MaskPII, HTMLMaxRows: cfg.HTMLMaxRows}
+func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs) ([]pipeline.Sink, pipeline.Prior, error) {
+	opt := sinks.Options{MaskPII: cfg.MaskPII, HTMLMaxRows: cfg.HTMLMaxRows, FileMode: cfg.fileMode, Dirs: dirs}
 	var (
 		outs  []pipeline.Sink
 		prior pipeline.Prior
@@ -402,6 +406,9 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 		attrs = append(attrs, "incomplete", s.Incomplete)
 	}
 	attrs = append(attrs, changeLogAttrs(s)...)
+	if runErr != nil {
+		attrs = append(attrs, "err", runErr.Error())
+	}
 	switch {
 	case runErr != nil || !s.Complete:
 		log.Error("audit incomplete", attrs...)

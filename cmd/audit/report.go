@@ -29,6 +29,7 @@ func (e *cmdEnv) report(args []string) int {
 	if len(problems) > 0 {
 		return logProblems(log, "report", problems)
 	}
+	j := &job{cmd: "report", cfg: cfg, log: log}
 	ctx, stop := signalContext()
 	defer stop()
 
@@ -39,7 +40,7 @@ func (e *cmdEnv) report(args []string) int {
 		err = fmt.Errorf("AUDIT_REPORT_FROM: %w", err)
 	}
 	if err != nil {
-		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
+		return j.usage(err)
 	}
 	defer rs.Close()
 	runID := cfg.RunID
@@ -48,11 +49,11 @@ func (e *cmdEnv) report(args []string) int {
 	}
 	judge, err := reportJudge(cfg, rs)
 	if err != nil {
-		return (&job{cfg: cfg, log: log}).usage(err)
+		return j.usage(err)
 	}
-	outs, _, err := openOutputs(ctx, cfg)
+	outs, _, err := openOutputs(ctx, cfg, &j.dirs)
 	if err != nil {
-		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
+		return j.usage(err)
 	}
 	stored := rs.Run()
 	if stored.Policy != "" {

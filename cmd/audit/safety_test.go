@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mfa-audit/mfa-audit/genauth/genauthtest"
+)
+
+// runAuditIn runs the binary in dir under the umask given (octal, as sh
+// takes it) and returns its exit code and output.
+func runAuditIn(t *testing.T, dir, umask string, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `umask "$0" && exec "$@"`, umask, auditBin}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "AUDIT_PROGRESS=never"}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+// modes lists every file and directory under root with its permission bits.
+func modes(t *testing.T, root string) map[string]fs.FileMode {
+	t.Helper()
+	out := map[string]fs.FileMode{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		out[rel] = info.Mode().Perm()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestDefaultsFromAnEmptyFolder is the README's first run: the default
+// AUDIT_OUTPUT (out/mfa-audit.xlsx and .html) in a folder that has no out/,
+// under umask 022 with and without AUDIT_FILE_MODE. Every writer makes its
+// folder; every file gets the mode asked for (default 0600), the umask on top.
+func TestDefaultsFromAnEmptyFolder(t *testing.T) {
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer srv.Close()
+	csvPath, _ := messyCSV(t, 200, 3)
+	for _, tc := range []struct {
+		name, umask, mode string
+		file, dir         fs.FileMode
+	}{
+		{"default mode under umask 022", "022", "", 0o600, 0o700},
+		{"AUDIT_FILE_MODE=0644 under umask 022", "022", "0644", 0o644, 0o755},
+		{"AUDIT_FILE_MODE=0666 under umask 027", "027", "0666", 0o640, 0o750},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			env := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_RATE=0")
+			if tc.mode != "" {
+				env = append(env, "AUDIT_FILE_MODE="+tc.mode)
+			}
+			code, log := runAuditIn(t, dir, tc.umask, env, "run")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, tail(log, 3000))
+			}
+			got := modes(t, dir)
+			want := map[string]fs.FileMode{
+				".": 0o700, "out": tc.dir, "out/mfa-audit.xlsx": tc.file, "out/mfa-audit.html": tc.file,
+			}
+			got["."] = 0o700 // t.TempDir's own mode is not ours
+			if len(got) != len(want) {
+				t.Errorf("files left: %v, want %v", got, want)
+			}
+			for p, m := range want {
+				if got[p] != m {
+					t.Errorf("%s: mode %04o, want %04o", p, got[p], m)
+				}
+			}
+		})
+	}
+}
+
+// TestConfigurationErrorsLeaveNothingBehind: every exit 2 is found before
+// any request and removes the folders the run made (SPEC 3, 8).
+func TestConfigurationErrorsLeaveNothingBehind(t *testing.T) {
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer srv.Close()
+	csvPath, _ := messyCSV(t, 20, 5)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string // in the log
+	}{
+		{"an output that cannot be created", []string{"AUDIT_OUTPUT=new/a/b.xlsx,/proc/x/y.xlsx"}, "/proc/x/y.xlsx"},
+		{"an output directory that is a file", []string{"AUDIT_OUTPUT=new/r.csv,src.csv/r.html"}, "src.csv/r.html"},
+		{"an unreadable source", []string{"AUDIT_OUTPUT=new/r.csv", "AUDIT_SOURCE=missing.csv"}, "AUDIT_SOURCE"},
+		{"refused credentials", []string{"AUDIT_OUTPUT=new/deeper/r.csv,new/r.jsonl", "GENAUTH_ACCESS_KEY_SECRET=wrong-secret"}, "GENAUTH_ACCESS_KEY"},
+		{"a bad file mode", []string{"AUDIT_OUTPUT=new/r.csv", "AUDIT_FILE_MODE=0400"}, "AUDIT_FILE_MODE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "src.csv"), []byte("user_id\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv.ResetCounters()
+			env := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_RATE=0")
+			code, log := runAuditIn(t, dir, "022", append(env, tc.env...), "run")
+			if code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", code, tail(log, 3000))
+			}
+			if !strings.Contains(log, tc.want) {
+				t.Errorf("the log does not name %s:\n%s", tc.want, log)
+			}
+			if c := srv.Counters(); c.Requests != 0 || (tc.name != "refused credentials" && c.TokenCalls != 0) {
+				t.Errorf("requests were sent: %+v", c)
+			}
+			left := modes(t, dir)
+			delete(left, ".")
+			delete(left, "src.csv")
+			if len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
