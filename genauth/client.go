@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 )
 
 // Defaults of Config.
@@ -144,7 +146,7 @@ func parseHost(h string) (base string, loopback bool, err error) {
 		h = DefaultHost
 	}
 	bad := func(why string) (string, bool, error) {
-		return "", false, fmt.Errorf("genauth: host %q: %s", h, why)
+		return "", false, fmt.Errorf("genauth: host %q: %s", redact.URL(h), why)
 	}
 	u, err := url.Parse(h)
 	if err != nil {

@@ -3,8 +3,8 @@ package sinks
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
+	"strings"
 
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
@@ -22,7 +22,7 @@ type CSV struct {
 	opt  Options
 
 	f    *atomicFile
-	w    *csv.Writer
+	w    *bufio.Writer
 	cols []Column
 	run  pipeline.RunInfo
 	row  []string
@@ -47,8 +47,7 @@ func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
 	c.f = f
-	// csv.NewWriter keeps a *bufio.Writer of 4 KiB or more as it is.
-	c.w = csv.NewWriter(bufio.NewWriterSize(f, 256<<10))
+	c.w = bufio.NewWriterSize(f, 256<<10)
 	c.run = run
 	c.run.AttrNames = append([]string(nil), run.AttrNames...)
 	c.cols = RunColumns(c.run)
@@ -56,7 +55,7 @@ func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
 	for i, col := range c.cols {
 		header[i] = SafeCell(col.Name)
 	}
-	if err := c.w.Write(header); err != nil {
+	if err := writeCSVRecord(c.w, header); err != nil {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
 	return nil
@@ -66,7 +65,7 @@ func (c *CSV) Open(_ context.Context, run pipeline.RunInfo) error {
 func (c *CSV) Write(_ context.Context, r pipeline.Result) error {
 	c.row = RunRow(r, c.run, c.row)
 	ProtectRow(c.cols, c.row, c.opt.MaskPII)
-	if err := c.w.Write(c.row); err != nil {
+	if err := writeCSVRecord(c.w, c.row); err != nil {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
 	return nil
@@ -83,8 +82,7 @@ func (c *CSV) Close(_ context.Context, s pipeline.Summary) error {
 	}
 	f := c.f
 	c.f = nil
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
+	if err := c.w.Flush(); err != nil {
 		f.Abort()
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
@@ -92,4 +90,38 @@ func (c *CSV) Close(_ context.Context, s pipeline.Summary) error {
 		return fmt.Errorf("csv output %s: %w", c.path, err)
 	}
 	return nil
+}
+
+// csvSpecial are the characters that make a field quoted: the delimiters a
+// spreadsheet may split on (',' and, in many European locales, ';' or tab),
+// the quote and line breaks (SPEC 10). encoding/csv quotes only its own
+// delimiter, so "x;=1+1" would become two cells, one a formula, in a
+// semicolon locale.
+const csvSpecial = ",;\"\r\n\t"
+
+// writeCSVRecord writes one RFC 4180 record and a "\n" (as encoding/csv),
+// quoting a field that holds a csvSpecial character or begins with a space.
+func writeCSVRecord(w *bufio.Writer, rec []string) error {
+	for i, f := range rec {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		if f == "" || (!strings.ContainsAny(f, csvSpecial) && f[0] != ' ') {
+			w.WriteString(f)
+			continue
+		}
+		w.WriteByte('"')
+		for {
+			j := strings.IndexByte(f, '"')
+			if j < 0 {
+				break
+			}
+			w.WriteString(f[:j+1])
+			w.WriteByte('"')
+			f = f[j+1:]
+		}
+		w.WriteString(f)
+		w.WriteByte('"')
+	}
+	return w.WriteByte('\n')
 }

@@ -5,14 +5,13 @@ import (
 	"context"
 	"fmt"
 	"html/template"
-	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 	"github.com/mfa-audit/mfa-audit/templates"
 )
@@ -313,29 +312,10 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
 }
 
-// redactPasswordRE finds password=VALUE in connection strings.
-var redactPasswordRE = regexp.MustCompile(`(?i)(password|passwd|pwd|secret|token)=([^&\s;]*)`)
-
-// redactValue removes credentials from a configuration value: the password
-// of URLs (postgres://user:pw@host) and password=... parameters, in each
-// comma-separated part. Values are kept otherwise.
-func redactValue(v string) string {
-	if !strings.Contains(v, "@") && !strings.Contains(strings.ToLower(v), "=") {
-		return v
-	}
-	parts := strings.Split(v, ",")
-	for i, p := range parts {
-		if strings.Contains(p, "://") {
-			if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
-				if _, ok := u.User.Password(); ok {
-					p = strings.Replace(p, strings.TrimSpace(p), u.Redacted(), 1)
-				}
-			}
-		}
-		parts[i] = redactPasswordRE.ReplaceAllString(p, "${1}=xxxxx")
-	}
-	return strings.Join(parts, ",")
-}
+// redactValue hides the passwords of a configuration value (redact.URL:
+// URL user info, password/secret/token/key parameters). Values are kept
+// otherwise.
+func redactValue(v string) string { return redact.URL(v) }
 
 // secretKey reports whether a configuration key names a secret; such keys
 // are never shown, whatever their value.

@@ -391,14 +391,7 @@ func (c *Config) public() map[string]string {
 		if val == "" {
 			continue
 		}
-		if strings.Contains(f.env, "SOURCE") || strings.Contains(f.env, "OUTPUT") || strings.Contains(f.env, "REPORT_FROM") {
-			parts := strings.Split(val, ",")
-			for j := range parts {
-				parts[j] = redact.URL(parts[j])
-			}
-			val = strings.Join(parts, ",")
-		}
-		out[f.env] = val
+		out[f.env] = redact.URL(val)
 	}
 	return out
 }

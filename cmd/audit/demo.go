@@ -62,7 +62,7 @@ func (e *cmdEnv) demo(args []string) int {
 	j := &job{
 		cmd:        "demo",
 		cfg:        cfg,
-		log:        newLogger(cfg.LogFormat, e.stdout),
+		log:        newLogger(cfg.LogFormat, e.stdout, cfg.redactor()),
 		stdin:      bytes.NewReader(demo.Input()),
 		stdout:     e.stdout,
 		stderr:     e.stderr,

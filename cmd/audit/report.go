@@ -19,7 +19,7 @@ import (
 func (e *cmdEnv) report(args []string) int {
 	fs := flag.NewFlagSet("audit report", flag.ContinueOnError)
 	cfg, problems, err := loadConfig("report", fs, args, e.environ)
-	log := newLogger(cfg.LogFormat, e.stdout)
+	log := newLogger(cfg.LogFormat, e.stdout, cfg.redactor())
 	if code, done := e.helpOrUsageError("report", fs, err, usageLogger(log)); done {
 		return code
 	}

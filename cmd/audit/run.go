@@ -8,13 +8,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 )
 
 // run is `audit run`.
 func (e *cmdEnv) run(args []string) int {
 	fs := flag.NewFlagSet("audit run", flag.ContinueOnError)
 	cfg, problems, err := loadConfig("run", fs, args, e.environ)
-	log := newLogger(cfg.LogFormat, e.stdout)
+	log := newLogger(cfg.LogFormat, e.stdout, cfg.redactor())
 	if code, done := e.helpOrUsageError("run", fs, err, usageLogger(log)); done {
 		return code
 	}
@@ -42,10 +44,12 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // newLogger logs to w (stdout) as text or JSON (anything but "json" is
-// text, so that a bad AUDIT_LOG_FORMAT is itself reported).
-func newLogger(format string, w io.Writer) *slog.Logger {
+// text, so that a bad AUDIT_LOG_FORMAT is itself reported). Every line
+// passes through r (redact.Handler): no password is ever logged.
+func newLogger(format string, w io.Writer, r *redact.Redactor) *slog.Logger {
+	var h slog.Handler = slog.NewTextHandler(w, nil)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		h = slog.NewJSONHandler(w, nil)
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(redact.Handler(h, r))
 }

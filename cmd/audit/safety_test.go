@@ -138,3 +138,43 @@ func TestConfigurationErrorsLeaveNothingBehind(t *testing.T) {
 		})
 	}
 }
+
+// TestNoPasswordInHelpOrErrors plants one password in every place a user
+// may put one and greps every help and error path for it (SPEC 10).
+func TestNoPasswordInHelpOrErrors(t *testing.T) {
+	const pw = "Pl4nted-pw-93f1"
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer srv.Close()
+	csvPath, _ := messyCSV(t, 5, 6)
+	base := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_CONNECT_RETRY=0s")
+	pgURL := "postgres://auditor:" + pw + "@127.0.0.1:1/x"
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"bad flag value with a Postgres output", []string{"AUDIT_OUTPUT=out/x.xlsx," + pgURL}, []string{"run", "--rate=abc"}},
+		{"run -h with a Postgres source", []string{"AUDIT_SOURCE=" + pgURL}, []string{"run", "-h"}},
+		{"help run", []string{"AUDIT_SOURCE=" + pgURL, "AUDIT_OUTPUT=" + pgURL}, []string{"help", "run"}},
+		{"report --bogus", []string{"AUDIT_REPORT_FROM=" + pgURL}, []string{"report", "--bogus"}},
+		{"report -h", []string{"AUDIT_REPORT_FROM=" + pgURL}, []string{"report", "-h"}},
+		{"misspelt scheme", []string{"AUDIT_SOURCE=postgre://auditor:" + pw + "@db/x"}, []string{"run"}},
+		{"misspelt output scheme", []string{"AUDIT_OUTPUT=postgre://auditor:" + pw + "@db/x"}, []string{"run"}},
+		{"misspelt scheme, json log", []string{"AUDIT_SOURCE=postgre://auditor:" + pw + "@db/x", "AUDIT_LOG_FORMAT=json"}, []string{"run"}},
+		{"user:PW@ in GENAUTH_HOST", []string{"GENAUTH_HOST=https://auditor:" + pw + "@api.genauth.ai"}, []string{"run"}},
+		{"user:PW@ in GENAUTH_HOST without a scheme", []string{"GENAUTH_HOST=auditor:" + pw + "@api.genauth.ai"}, []string{"run"}},
+		{"sslpassword", []string{"AUDIT_OUTPUT=postgres://auditor@127.0.0.1:1/x?sslmode=disable&sslpassword=" + pw}, []string{"run"}},
+		{"unreachable Postgres output", []string{"AUDIT_OUTPUT=" + pgURL}, []string{"run"}},
+		{"unreachable Postgres source", []string{"AUDIT_SOURCE=" + pgURL, "AUDIT_SOURCE_QUERY=select 1 as user_id", "AUDIT_OUTPUT=o/x.csv"}, []string{"run"}},
+		{"malformed Postgres URL", []string{"AUDIT_OUTPUT=postgres://auditor:" + pw + "@db:notaport/x"}, []string{"run"}},
+		{"report from a malformed URL", []string{"AUDIT_REPORT_FROM=postgres://auditor:" + pw + "@db:x/y", "AUDIT_RUN_ID=r1"}, []string{"report"}},
+		{"password flag value", nil, []string{"run", "--output=postgres://auditor:" + pw + "@127.0.0.1:1/x", "--rate=abc"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, log := runAuditIn(t, t.TempDir(), "077", append(append([]string{}, base...), tc.env...), tc.args...)
+			if strings.Contains(log, pw) {
+				t.Errorf("exit %d: the password is shown:\n%s", code, log)
+			}
+		})
+	}
+}
