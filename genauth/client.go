@@ -381,12 +381,13 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 		default:
 			var envErr error
 			env, envErr = decodeEnvelope(ans.body)
+			c.sanitize(&env, tok.token)
 			j = classify(ans.status, env, envErr)
 			if j.verdict == verdictRetry && envErr != nil && ans.status >= 200 && ans.status <= 299 {
 				cause = envErr
 				j.message = "undecodable answer"
 				if ct := ans.header.Get("Content-Type"); ct != "" {
-					j.message += " (" + ct + ")"
+					j.message += " (" + c.cleanText(ct, 128, tok.token) + ")"
 				}
 			}
 			if j.verdict == verdictOK {
@@ -407,7 +408,7 @@ func (c *Client) do(ctx context.Context, req *request, decode func(envelope) err
 			}
 			if j.verdict == verdictFinal && j.class == ClassFatal && ans.status >= 300 && ans.status <= 399 {
 				if loc := ans.header.Get("Location"); loc != "" {
-					j.message += " to " + loc
+					j.message += " to " + c.cleanText(loc, 256, tok.token)
 				}
 			}
 		}
@@ -606,9 +607,13 @@ func (c *Client) refusedMessage(server string) string {
 // from the server, which should never echo them, but a proxy might.
 // used is the token the request carried, if any.
 func (c *Client) redact(s string, used ...string) string {
-	for _, x := range append(used, c.secret, c.tok.current()) {
-		if x != "" && strings.Contains(s, x) {
-			s = strings.ReplaceAll(s, x, "[redacted]")
+	u := ""
+	if len(used) > 0 {
+		u = used[0]
+	}
+	for _, f := range c.secretForms(u) {
+		if strings.Contains(s, f) {
+			s = strings.ReplaceAll(s, f, redactedText)
 		}
 	}
 	return s

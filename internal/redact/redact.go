@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -123,7 +124,9 @@ func (r *Redactor) String(s string) string {
 }
 
 // Forms lists the ways a secret may appear in text: as is, JSON-escaped
-// (with and without HTML escaping), and URL-escaped (query and path).
+// (with and without HTML escaping), and each of those URL-escaped (query
+// and path escaping): an echoed request body is JSON, and may come back
+// URL-encoded as a whole.
 func Forms(secret string) []string {
 	if secret == "" {
 		return nil
@@ -144,9 +147,14 @@ func Forms(secret string) []string {
 		j := strings.TrimSpace(sb.String())
 		add(j[1 : len(j)-1])
 	}
-	add(url.QueryEscape(secret))
-	add(url.PathEscape(secret))
-	add(strings.ReplaceAll(url.QueryEscape(secret), "+", "%20"))
+	for _, f := range slices.Clone(out[1:]) {
+		add(strings.ReplaceAll(f, "/", `\/`)) // as other encoders (PHP, Java) escape it
+	}
+	for _, f := range slices.Clone(out) {
+		add(url.QueryEscape(f))
+		add(url.PathEscape(f))
+		add(strings.ReplaceAll(url.QueryEscape(f), "+", "%20"))
+	}
 	return out
 }
 
