@@ -278,7 +278,7 @@ func TestPostgresSinkRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(rr.AttrNames, run.AttrNames) {
 		t.Errorf("attr_names %v, want %v", rr.AttrNames, run.AttrNames)
 	}
-	wantConfig := map[string]string{"AUDIT_RATE": "20", "AUDIT_OUTPUT": "postgres://audit@db:5432/audit,out/a.xlsx"}
+	wantConfig := map[string]string{"AUDIT_RATE": "20", "AUDIT_OUTPUT": "postgres://audit:xxxxx@db:5432/audit,out/a.xlsx"}
 	if !reflect.DeepEqual(rr.Config, wantConfig) {
 		t.Errorf("config %v, want %v (no secrets, no passwords)", rr.Config, wantConfig)
 	}
@@ -663,7 +663,7 @@ func TestPGSafeConfig(t *testing.T) {
 		"AUDIT_RATE":                     "20",
 	})
 	want := map[string]string{
-		"AUDIT_SOURCE":      "postgresql://u@h/db?sslmode=require",
+		"AUDIT_SOURCE":      "postgresql://u:xxxxx@h/db?sslmode=require",
 		"AUDIT_REPORT_FROM": "host=db password=xxxxx user=u",
 		"AUDIT_RATE":        "20",
 	}

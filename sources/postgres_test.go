@@ -253,7 +253,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 		check(t, "postgres://u:"+pw+"@127.0.0.1:1/db", "  ", PostgresOptions{}, "AUDIT_SOURCE_QUERY", "empty")
 	})
 	t.Run("connection refused", func(t *testing.T) {
-		check(t, "postgres://u:"+pw+"@127.0.0.1:1/db?connect_timeout=2", "SELECT 1", PostgresOptions{}, "AUDIT_SOURCE", "postgres://u@127.0.0.1:1/db")
+		check(t, "postgres://u:"+pw+"@127.0.0.1:1/db?connect_timeout=2", "SELECT 1", PostgresOptions{}, "AUDIT_SOURCE", "postgres://u:xxxxx@127.0.0.1:1/db")
 	})
 	t.Run("bad URL", func(t *testing.T) {
 		check(t, "postgres://u:"+pw+"@127.0.0.1:port/db", "SELECT 1", PostgresOptions{}, "AUDIT_SOURCE")

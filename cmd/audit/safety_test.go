@@ -146,7 +146,7 @@ func TestNoPasswordInHelpOrErrors(t *testing.T) {
 	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
 	defer srv.Close()
 	csvPath, _ := messyCSV(t, 5, 6)
-	base := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_CONNECT_RETRY=0s")
+	base := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath)
 	pgURL := "postgres://auditor:" + pw + "@127.0.0.1:1/x"
 	for _, tc := range []struct {
 		name string
