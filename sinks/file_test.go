@@ -75,7 +75,11 @@ func TestEveryFileGetsTheFileMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m := perm(t, sp.file.Name()); m != tc.file {
+			st, err := sp.file.Stat() // unlinked at once: fstat
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := st.Mode().Perm(); m != tc.file {
 				t.Errorf("spool %04o, want %04o", m, tc.file)
 			}
 			sp.remove()
