@@ -69,7 +69,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		},
 	})
 	if disp.Bar() && j.stdout != nil { // a log line clears the bar's line first
-		j.log = newLogger(cfg.LogFormat, disp.Guard(j.stdout))
+		j.log = newLogger(cfg.LogFormat, disp.Guard(j.stdout), cfg.redactor())
 		disp.SetLogger(j.log)
 	}
 	client, err := genauth.New(genauth.Config{
