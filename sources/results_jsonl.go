@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +35,7 @@ type ResultsJSONL struct {
 	run        pipeline.RunInfo
 	seen       map[string]bool // attribute names met so far
 	pending    *pipeline.Result
+	started    bool // the first result is read: every other must have its run_id
 	complete   bool
 	incomplete string
 	rec        resultLine
@@ -63,6 +63,7 @@ type resultLine struct {
 	RequestID string          `json:"request_id"`
 	Attempts  int             `json:"attempts"`
 	CheckedAt string          `json:"checked_at"`
+	RunID     string          `json:"run_id"`
 	Exception *struct {
 		State      string `json:"state"`
 		Reason     string `json:"reason"`
@@ -97,8 +98,7 @@ func readResultsJSONL(path string, r io.Reader, f io.Closer) (*ResultsJSONL, err
 	s.sc = bufio.NewScanner(r)
 	s.sc.Buffer(make([]byte, 64<<10), maxResultLine)
 
-	base := filepath.Base(path)
-	s.run = pipeline.RunInfo{RunID: strings.TrimSuffix(base, filepath.Ext(base)), Source: path}
+	s.run = pipeline.RunInfo{Source: path}
 	switch b, err := os.ReadFile(path + ".incomplete"); {
 	case err == nil:
 		s.complete = false
@@ -120,6 +120,7 @@ func readResultsJSONL(path string, r io.Reader, f io.Closer) (*ResultsJSONL, err
 	default:
 		s.pending = &first
 		s.run.StartedAt = first.CheckedAt
+		s.run.RunID, s.started = s.rec.RunID, true
 	}
 	return s, nil
 }
@@ -169,6 +170,9 @@ func decodeResultLine(b []byte, l *resultLine) (pipeline.Result, error) {
 	}
 	if l.UserID == nil {
 		return pipeline.Result{}, errors.New(`no "user_id"`)
+	}
+	if s.started && l.RunID != s.run.RunID {
+		return pipeline.Result{}, fmt.Errorf("run_id %q, but the first result of the file has %q: a results file holds one run (were two files joined?)", l.RunID, s.run.RunID)
 	}
 	r := pipeline.Result{
 		UserID:    *l.UserID,
@@ -288,8 +292,8 @@ func decodeAttrs(raw json.RawMessage) (pipeline.Attrs, error) {
 	return attrs, nil
 }
 
-// Run describes the stored run: RunID is the file name without its
-// extension, Source the path, StartedAt the first result's checked_at, and
+// Run describes the stored run: RunID is the run_id of its results ("" when
+// they carry none: files written before JSON Lines had it), Source the path, StartedAt the first result's checked_at, and
 // AttrNames the attributes of the first result. Attributes first met later
 // are appended as Next meets them; a RunInfo already returned keeps the
 // names it had.

@@ -58,7 +58,7 @@ func writeStored(t *testing.T, path string, rs []pipeline.Result, sum pipeline.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Open(ctx, pipeline.RunInfo{AttrNames: []string{"department", "name"}}); err != nil {
+	if err := s.Open(ctx, pipeline.RunInfo{RunID: "night-2024-05-01", AttrNames: []string{"department", "name"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rs {
@@ -97,7 +97,7 @@ func TestResultsJSONLRoundTrip(t *testing.T) {
 	}
 	defer s.Close()
 	run := s.Run()
-	if run.RunID != "run-2024-05-01" || run.Source != path || !run.StartedAt.Equal(want[0].CheckedAt) {
+	if run.RunID != "night-2024-05-01" || run.Source != path || !run.StartedAt.Equal(want[0].CheckedAt) {
 		t.Errorf("Run() = %+v", run)
 	}
 	if !reflect.DeepEqual(run.AttrNames, []string{"department", "name"}) {

@@ -337,6 +337,12 @@ func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs) ([]p
 		case "postgres":
 			var pg *sinks.Postgres
 			pg, err = sinks.NewPostgres(ctx, o.path, sinks.PostgresSinkOptions{Schema: cfg.PGSchema})
+			if err == nil {
+				// A complete run is never stored into again (SPEC 2, 5).
+				if err = pg.CheckNotComplete(ctx, cfg.RunID); err != nil {
+					pg.Discard()
+				}
+			}
 			if err == nil && prior == nil {
 				prior, err = pg.Prior(ctx, cfg.RunID)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,7 +46,12 @@ func (e *cmdEnv) report(args []string) int {
 	defer rs.Close()
 	runID := cfg.RunID
 	if cfg.RunID == "" {
-		cfg.RunID = rs.Run().RunID
+		// From JSON Lines: the file's run_id, never its name (SPEC 2).
+		if cfg.RunID = rs.Run().RunID; cfg.RunID == "" {
+			return (&job{cmd: "report", cfg: cfg, log: log}).usage(fmt.Errorf(
+				"AUDIT_RUN_ID: required: the results in %s carry no run_id (written by an older version, or empty); name the run, e.g. AUDIT_RUN_ID=%s",
+				cfg.ReportFrom, suggestRunID(cfg.ReportFrom)))
+		}
 	}
 	judge, err := reportJudge(cfg, rs)
 	if err != nil {
@@ -95,4 +101,23 @@ func (c *Config) requireReport() error {
 		return fmt.Errorf("AUDIT_REPORT_FROM: %q is neither a postgres:// URL nor a .jsonl file", c.ReportFrom)
 	}
 	return nil
+}
+
+// suggestRunID proposes a run id for a results file without one: its
+// folder and name ("reports/2024-05-01/mfa.jsonl" gives 2024-05-01-mfa).
+func suggestRunID(path string) string {
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if dir := filepath.Base(filepath.Dir(path)); dir != "." && dir != "/" {
+		base = dir + "-" + base
+	}
+	id := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r) {
+			return r
+		}
+		return '-'
+	}, base)
+	if id == "" || !validRunID(id) {
+		return "2024-05-01"
+	}
+	return id
 }
