@@ -45,17 +45,21 @@ func (e *cmdEnv) report(args []string) int {
 	}
 	defer rs.Close()
 	runID := cfg.RunID
+	var bad []error
 	if cfg.RunID == "" {
 		// From JSON Lines: the file's run_id, never its name (SPEC 2).
 		if cfg.RunID = rs.Run().RunID; cfg.RunID == "" {
-			return (&job{cmd: "report", cfg: cfg, log: log}).usage(fmt.Errorf(
+			bad = append(bad, fmt.Errorf(
 				"AUDIT_RUN_ID: required: the results in %s carry no run_id (written by an older version, or empty); name the run, e.g. AUDIT_RUN_ID=%s",
 				cfg.ReportFrom, suggestRunID(cfg.ReportFrom)))
 		}
 	}
 	judge, err := reportJudge(cfg, rs)
 	if err != nil {
-		return j.usage(err)
+		bad = append(bad, err)
+	}
+	if len(bad) > 0 {
+		return j.usage(errors.Join(bad...))
 	}
 	outs, _, err := openOutputs(ctx, cfg, &j.dirs)
 	if err != nil {
