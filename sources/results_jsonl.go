@@ -153,6 +153,9 @@ func (s *ResultsJSONL) decode(b []byte) (pipeline.Result, error) {
 	if err != nil {
 		return r, err
 	}
+	if s.started && s.rec.RunID != s.run.RunID {
+		return pipeline.Result{}, fmt.Errorf("run_id %q, but the first result of the file has %q: a results file holds one run (were two files joined?)", s.rec.RunID, s.run.RunID)
+	}
 	for _, a := range r.Attrs {
 		if !s.seen[a.Key] {
 			s.seen[a.Key] = true
@@ -170,9 +173,6 @@ func decodeResultLine(b []byte, l *resultLine) (pipeline.Result, error) {
 	}
 	if l.UserID == nil {
 		return pipeline.Result{}, errors.New(`no "user_id"`)
-	}
-	if s.started && l.RunID != s.run.RunID {
-		return pipeline.Result{}, fmt.Errorf("run_id %q, but the first result of the file has %q: a results file holds one run (were two files joined?)", l.RunID, s.run.RunID)
 	}
 	r := pipeline.Result{
 		UserID:    *l.UserID,
@@ -293,7 +293,8 @@ func decodeAttrs(raw json.RawMessage) (pipeline.Attrs, error) {
 }
 
 // Run describes the stored run: RunID is the run_id of its results ("" when
-// they carry none: files written before JSON Lines had it), Source the path, StartedAt the first result's checked_at, and
+// they carry none: files written before JSON Lines had it), Source the
+// path, StartedAt the first result's checked_at, and
 // AttrNames the attributes of the first result. Attributes first met later
 // are appended as Next meets them; a RunInfo already returned keeps the
 // names it had.
