@@ -254,8 +254,9 @@ func (c *Client) GetUserMFAInfo(ctx context.Context, idType, userID string) (MFA
 }
 
 // ListUsers returns one page of the user pool (page from 1, limit 1 to 50)
-// and the pool's total number of users.
-func (c *Client) ListUsers(ctx context.Context, page, limit int) (users []User, total int, err error) {
+// and the pool's total number of users, listed in the order sort asks
+// (none: the API's own, which is not stable between pages).
+func (c *Client) ListUsers(ctx context.Context, page, limit int, sort ...Sort) (users []User, total int, err error) {
 	if page < 1 || limit < 1 || limit > 50 {
 		return nil, 0, &Error{Class: ClassInvalid, Op: opListUsers,
 			Message: fmt.Sprintf("page %d, limit %d: want page >= 1 and limit 1 to 50", page, limit)}
@@ -266,11 +267,12 @@ func (c *Client) ListUsers(ctx context.Context, page, limit int) (users []User, 
 	}
 	type options struct {
 		Pagination pagination `json:"pagination"`
+		Sort       []Sort     `json:"sort,omitempty"`
 	}
 	body, err := json.Marshal(struct {
 		Options           options `json:"options"`
 		WithDepartmentIDs bool    `json:"withDepartmentIds"`
-	}{options{pagination{page, limit}}, true})
+	}{options{pagination{page, limit}, sort}, true})
 	if err != nil {
 		return nil, 0, &Error{Class: ClassFatal, Op: opListUsers, Err: err}
 	}

@@ -103,6 +103,13 @@ type User struct {
 	DepartmentIDs []string `json:"departmentIds"`
 }
 
+// Sort is one key of a list-users order (the SDKs' SortingDto): Field is
+// e.g. "createdAt", Order "asc" or "desc".
+type Sort struct {
+	Field string `json:"field"`
+	Order string `json:"order"`
+}
+
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
 	Host            string // base URL, e.g. https://api.genauth.ai (no trailing slash needed)

@@ -153,9 +153,11 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	seen := newSeen()
 	seen.onGrow = r.opt.OnDedupeGrow
 	var srcErr error
+	atEOF := false
 	for !r.stopped.Load() && askCtx.Err() == nil {
 		subj, err := src.Next(askCtx)
 		if errors.Is(err, EOF) {
+			atEOF = true
 			break
 		}
 		if err != nil {
@@ -188,6 +190,11 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	st.Wait()
 	if srcErr != nil {
 		r.fail(srcErr)
+	}
+	if rc, ok := src.(Reconciler); ok && atEOF {
+		if err := rc.Reconcile(); err != nil {
+			r.fail(notFailed{err.Error()})
+		}
 	}
 	if ctx.Err() != nil {
 		r.fail(interrupted(ctx))

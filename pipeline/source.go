@@ -26,3 +26,12 @@ type Source interface {
 
 // EOF is the sentinel Source.Next returns at the end of input.
 var EOF = io.EOF
+
+// Reconciler is implemented by a source that can tell, once read to the
+// end, whether it yielded everything it should have (the whole pool checks
+// its listing against totalCount). Run calls Reconcile once, after the
+// source returned EOF; a non-nil error makes the run incomplete (not
+// failed) with the error's text as the reason.
+type Reconciler interface {
+	Reconcile() error
+}

@@ -200,6 +200,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		Logger:        j.log,
 	})
 	disp.Stop()
+	logPoolListing(j.log, src)
 	logExceptionNotes(j.log, &sum)
 	code := exitCode(cfg, &sum, runErr)
 	logSummary(j.log, &sum, client.Stats(), code, runErr)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // User is one user of the fake directory. Every non-empty identifier is
@@ -23,6 +24,9 @@ type User struct {
 	SyncRelations []string
 	Status        string // list-users "status"; default "Activated"
 	DepartmentIDs []string
+	// CreatedAt orders list-users by creation; default: a millisecond
+	// after the user added before it (a replaced user keeps its time).
+	CreatedAt time.Time
 
 	// MFA bindings.
 	TOTP, Face, SMS, EmailMFA bool
@@ -133,7 +137,11 @@ func synthesized(h uint64) (found, totp, face, sms, email bool) {
 // index per id type. Lookups are lock-free (sync.Map); writers serialize on
 // mu.
 type directory struct {
-	mu    sync.Mutex
+	mu sync.Mutex
+	// created is how many users were added, for default creation times;
+	// unordered is set once a user was created no later than the last.
+	created   int64
+	unordered bool
 	users []*User // insertion order; replaced users keep their position
 	byID  map[string]int
 	index [numIDTypes]sync.Map // id -> *User
@@ -178,17 +186,41 @@ func (d *directory) add(in User) {
 	if d.byID == nil {
 		d.byID = make(map[string]int)
 	}
+	d.created++
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = directoryEpoch.Add(time.Duration(d.created) * time.Millisecond)
+	}
 	if i, ok := d.byID[u.UserID]; ok && u.UserID != "" {
 		old := d.users[i]
+		if in.CreatedAt.IsZero() {
+			u.CreatedAt = old.CreatedAt
+		} else if !u.CreatedAt.Equal(old.CreatedAt) {
+			d.unordered = true
+		}
 		old.keys(func(t int, id string) { d.index[t].CompareAndDelete(id, old) })
 		d.users[i] = &u
 	} else {
 		if u.UserID != "" {
 			d.byID[u.UserID] = len(d.users)
 		}
+		if n := len(d.users); n > 0 && !u.CreatedAt.After(d.users[n-1].CreatedAt) {
+			d.unordered = true
+		}
 		d.users = append(d.users, &u)
 	}
 	u.keys(func(t int, id string) { d.index[t].Store(id, &u) })
+}
+
+// directoryEpoch is the creation time of the directory's first user when
+// none is given.
+var directoryEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// inCreationOrder reports whether the directory's order is by creation
+// time, with no two users created at once.
+func (d *directory) inCreationOrder() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.unordered
 }
 
 func (d *directory) lookup(t int, id string) *User {

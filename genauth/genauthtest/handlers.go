@@ -348,7 +348,8 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			Page  *int `json:"page"`
 			Limit *int `json:"limit"`
 		} `json:"pagination"`
-		WithDepartmentIDs bool `json:"withDepartmentIds"`
+		Sort              []listSort `json:"sort"`
+		WithDepartmentIDs bool       `json:"withDepartmentIds"`
 	}
 	var req struct {
 		Options           options `json:"options"`
@@ -385,7 +386,17 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	if r.Context().Err() != nil {
 		return
 	}
-	users, total := s.dir.page((page-1)*limit, limit)
+	lb := s.list.Load()
+	if why := lb.checkSort(req.Options.Sort); why != "" {
+		invalid("参数 sort 格式错误", why)
+		return
+	}
+	users, total, refused := s.listPage(lb, req.Options.Sort, (page-1)*limit, limit, s.listSeq.Add(1))
+	if refused != "" {
+		invalid(refused, refused)
+		return
+	}
+	s.churn(lb) // after this page, before the client can ask for the next
 	withDept := req.WithDepartmentIDs || req.Options.WithDepartmentIDs
 	list := make([]listUser, len(users))
 	for i, u := range users {

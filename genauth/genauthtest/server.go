@@ -55,6 +55,8 @@ type Options struct {
 
 	// Faults are the initial fault switches; see also (*Server).SetFaults.
 	Faults Faults
+	// List are the initial list-users switches; see SetListBehaviour.
+	List ListBehaviour
 	// Seed seeds the deterministic fault draws: the same seed, subject and
 	// attempt number always draw the same fault.
 	Seed int64
@@ -96,6 +98,9 @@ type Server struct {
 	logger        *slog.Logger
 
 	faults   atomic.Pointer[Faults]
+	list     atomic.Pointer[ListBehaviour]
+	listSeq  atomic.Uint64 // list-users requests served
+	added    atomic.Uint64 // users ListBehaviour.AddPerPage created
 	dir      directory
 	tokens   tokenStore
 	ctrs     counters
@@ -149,6 +154,7 @@ func NewUnstartedServer(opts Options) *Server {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.subjects.init(!opts.ForgetSubjects)
 	s.SetFaults(opts.Faults)
+	s.SetListBehaviour(opts.List)
 	s.AddUsers(opts.Users...)
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
