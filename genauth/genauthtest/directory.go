@@ -142,9 +142,9 @@ type directory struct {
 	// unordered is set once a user was created no later than the last.
 	created   int64
 	unordered bool
-	users []*User // insertion order; replaced users keep their position
-	byID  map[string]int
-	index [numIDTypes]sync.Map // id -> *User
+	users     []*User // insertion order; replaced users keep their position
+	byID      map[string]int
+	index     [numIDTypes]sync.Map // id -> *User
 }
 
 func (d *directory) len() int {
