@@ -94,8 +94,8 @@ func exceptionRowKind(state string) rowKind {
 // run. The register is bounded (package exceptions), so is the sheet.
 func (x *XLSX) writeExceptions(rep *pipeline.ExceptionReport) error {
 	names := []string{"state", "what it means", "days left", "id_type", "user_id", "reason", "approved_by", "expires",
-		"ticket", "register line", "outcome", "mfa", "compliant"}
-	widths := []float64{11, 40, 10, 12, 30, 40, 26, 12, 14, 10, 11, 10, 12}
+		"ticket", "line", "outcome", "mfa", "compliant"}
+	widths := []float64{11, 30, 10, 12, 28, 40, 26, 12, 14, 8, 15, 10, 12}
 	header := make([]any, len(names))
 	for i, n := range names {
 		header[i] = excelize.Cell{StyleID: x.st.header, Value: n}
@@ -128,27 +128,23 @@ func (x *XLSX) writeExceptions(rep *pipeline.ExceptionReport) error {
 		if outcome == "" {
 			outcome = "not in this run"
 		}
-		row := []any{
-			text(e.State),
-			text(exceptionStateText(e.State, rep.WarnDays)),
-			excelize.Cell{StyleID: x.st.text[kind], Value: days},
-			text(e.IDType),
-			text(cellText(e.UserID, mask)),
-			text(cellText(e.Reason, mask)),
-			text(cellText(e.ApprovedBy, mask)),
-			text(e.Expires),
-			text(cellText(e.Ticket, mask)),
-			excelize.Cell{StyleID: x.st.text[kind], Value: line},
-			text(outcome),
-			text(e.MFA),
-			excelize.Cell{StyleID: x.st.boolean[kind], Value: compliant},
+		texts := []string{e.State, exceptionStateText(e.State, rep.WarnDays), "", e.IDType, cellText(e.UserID, mask),
+			cellText(e.Reason, mask), cellText(e.ApprovedBy, mask), e.Expires, cellText(e.Ticket, mask), "", outcome, e.MFA}
+		lines := 1
+		row := make([]any, len(names))
+		for i, t := range texts {
+			row[i] = text(t)
+			lines = max(lines, wrappedLines(t, widths[i]))
 		}
+		row[2] = excelize.Cell{StyleID: x.st.text[kind], Value: days}
+		row[9] = excelize.Cell{StyleID: x.st.text[kind], Value: line}
+		row[12] = excelize.Cell{StyleID: x.st.boolean[kind], Value: compliant}
 		n++
 		cell, err := excelize.CoordinatesToCellName(1, n+1)
 		if err != nil {
 			return err
 		}
-		if err := sw.SetRow(cell, row); err != nil {
+		if err := sw.SetRow(cell, row, rowHeight(lines)); err != nil {
 			return err
 		}
 	}
