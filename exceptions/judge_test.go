@@ -216,3 +216,30 @@ func TestStoredJudgeReEvaluates(t *testing.T) {
 		t.Fatal("a run without exceptions has no report")
 	}
 }
+
+// E-mail identifiers match in any case, as subjects are compared; the
+// register keeps the entry as written.
+func TestJudgeEmailCaseInsensitive(t *testing.T) {
+	reg := mustParse(t, "email,Ann.Lee@Example.COM,leave,ciso,2026-08-01,", "username,Bob,leave,ciso,2026-08-01,")
+	j := NewJudge(reg, runDay, 30, pipeline.Shard{})
+	a := result("ann.lee@example.com", pipeline.OutcomeOK, false)
+	a.IDType = "email"
+	b := result("bob", pipeline.OutcomeOK, false)
+	b.IDType = "username"
+	j.Apply(&a)
+	j.Apply(&b)
+	if a.Exception == nil || a.Exception.State != "active" {
+		t.Fatalf("e-mail in another case: %+v", a.Exception)
+	}
+	if b.Exception != nil {
+		t.Fatalf("usernames are compared exactly: %+v", b.Exception)
+	}
+	rep := j.Report()
+	if rep.Entries[0].UserID != "Ann.Lee@Example.COM" || rep.Entries[0].State != "active" || rep.Entries[1].State != "stale" {
+		t.Fatalf("entries %+v", rep.Entries)
+	}
+	_, err := Parse("reg.csv", []byte("id_type,user_id,reason,approved_by,expires\nemail,ann@x.com,a,b,2026-01-01\nemail,ANN@X.COM,a,b,2026-01-01\n"), "user_id")
+	if err == nil || !strings.Contains(err.Error(), "line 3: the same subject as line 2") {
+		t.Fatalf("the same e-mail in two cases: %v", err)
+	}
+}
