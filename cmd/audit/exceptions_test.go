@@ -296,3 +296,28 @@ func writeTemp(t *testing.T, dir, name, text string) string {
 	}
 	return p
 }
+
+// TestExceptionsResume re-runs a finished run id: every result comes from
+// the earlier attempt's JSON Lines, and is judged again.
+func TestExceptionsResume(t *testing.T) {
+	c := newExceptionCase(t, 300)
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer srv.Close()
+	jsonl := filepath.Join(t.TempDir(), "a.jsonl")
+	env := append(serverEnv(srv), "AUDIT_SOURCE="+c.csv, "AUDIT_RATE=0", "AUDIT_LOG_FORMAT=json", "AUDIT_RUN_ID=exc-resume",
+		"AUDIT_OUTPUT="+jsonl, "AUDIT_EXCEPTIONS="+c.register)
+	for attempt := range 2 {
+		code, log := runAudit(t, env, "run")
+		if code != 0 {
+			t.Fatalf("attempt %d: exit %d\n%s", attempt, code, tail(log, 3000))
+		}
+		c.check(t, jsonl)
+		f := lastLogLine(t, log)
+		if f["excepted"] != float64(c.exceptedN) || f["exceptions_stale"] != float64(c.stale) {
+			t.Errorf("attempt %d: %v", attempt, f)
+		}
+		if attempt == 1 && f["resumed"] != float64(len(c.ids)) {
+			t.Errorf("attempt 2 resumed %v of %d", f["resumed"], len(c.ids))
+		}
+	}
+}
