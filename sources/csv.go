@@ -6,6 +6,7 @@ package sources
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -93,6 +94,7 @@ type CSV struct {
 	delim  rune
 	// explicitEnc: AUDIT_SOURCE_ENCODING was set (for the error's words).
 	explicitEnc bool
+	skipped     int   // lines before the CSV text: 1 for a "sep=;" line
 	err         error // sticky: once Next failed it keeps failing
 
 	stopScan func()        // ends the pre-scan; nil for stdin
@@ -182,6 +184,13 @@ func (s *CSV) init(in io.Reader, enc textEncoding, opt CSVOptions) error {
 	if s.enc.enc != nil {
 		br = bufio.NewReaderSize(s.enc.reader(raw), 64<<10)
 	}
+	if d, ok := sepLine(br); ok {
+		// Excel's "sep=;" line names the delimiter; the header follows.
+		if s.delim == 0 {
+			s.delim = d
+		}
+		s.skipped = 1
+	}
 	if s.delim == 0 {
 		s.delim = sniffDelimiter(br)
 	}
@@ -197,7 +206,7 @@ func (s *CSV) init(in io.Reader, enc textEncoding, opt CSVOptions) error {
 	if err != nil {
 		return err
 	}
-	line, _ := s.r.FieldPos(0)
+	line := s.line()
 	for _, h := range header {
 		if strings.IndexByte(h, 0) >= 0 {
 			return fmt.Errorf("%s line %d: not a CSV text file: binary data (NUL bytes) in the header", s.name, line)
@@ -212,6 +221,35 @@ func (s *CSV) init(in io.Reader, enc textEncoding, opt CSVOptions) error {
 
 func (s *CSV) encodingError(line int) error {
 	return &EncodingError{Source: s.name, Line: line, Encoding: s.enc, explicit: s.explicitEnc}
+}
+
+// line is the line of the file where the record just read starts.
+func (s *CSV) line() int {
+	line, _ := s.r.FieldPos(0)
+	return line + s.skipped
+}
+
+// sepLine reads a first line "sep=X" (X one of , ; or tab), which Excel
+// writes and reads to name the delimiter, and returns X.
+func sepLine(br *bufio.Reader) (rune, bool) {
+	b, _ := br.Peek(8)
+	if len(b) < 5 || !bytes.EqualFold(b[:4], []byte("sep=")) {
+		return 0, false
+	}
+	d := rune(b[4])
+	if d != ',' && d != ';' && d != '\t' {
+		return 0, false
+	}
+	rest := b[5:]
+	switch {
+	case bytes.HasPrefix(rest, []byte("\r\n")):
+		br.Discard(7)
+	case bytes.HasPrefix(rest, []byte("\n")):
+		br.Discard(6)
+	default:
+		return 0, false
+	}
+	return d, true
 }
 
 // sniffDelimiter returns the delimiter the header line (the first line that
@@ -452,7 +490,7 @@ func (s *CSV) readRecord() ([]string, error) {
 		if errors.Is(pe.Err, csv.ErrBareQuote) {
 			hint = fmt.Sprintf(` (a field holding " must be quoted as a whole, the quote right after the delimiter %q; if the file's delimiter is not %[1]q, set AUDIT_CSV_DELIMITER)`, delimName(s.delim))
 		}
-		return nil, fmt.Errorf("%s line %d column %d: %w%s", s.name, pe.Line, pe.Column, pe.Err, hint)
+		return nil, fmt.Errorf("%s line %d column %d: %w%s", s.name, pe.Line+s.skipped, pe.Column, pe.Err, hint)
 	}
 	return nil, fmt.Errorf("reading %s: %w", s.name, err)
 }
@@ -483,7 +521,7 @@ func (s *CSV) Next(ctx context.Context) (pipeline.Subject, error) {
 		if blank(rec) {
 			continue
 		}
-		line, _ := s.r.FieldPos(0)
+		line := s.line()
 		for _, c := range rec {
 			if !s.enc.valid(c) {
 				s.err = s.encodingError(line)
@@ -536,7 +574,7 @@ func (s *CSV) Total() int64 {
 	if s.stopScan == nil {
 		return -1 // stdin
 	}
-	return s.total.Load() - 1
+	return s.total.Load() - 1 - int64(s.skipped)
 }
 
 // Check waits for the pre-scan of a file and returns an *EncodingError

@@ -300,3 +300,32 @@ func TestCSVNotCSV(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestCSVSepLine: Excel's "sep=;" first line names the delimiter; lines
+// are still counted from the top of the file.
+func TestCSVSepLine(t *testing.T) {
+	s, err := OpenCSV(writeTempCSV(t, "sep=;\r\nuser_id;name\r\nu1;A,B\r\nu2\r\n"), CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readCSVAll(t, s)
+	want := []pipeline.Subject{
+		{UserID: "u1", IDType: "user_id", Line: 3, Attrs: csvAttrs("name", "A,B")},
+		{UserID: "u2", IDType: "user_id", Line: 4, Attrs: csvAttrs("name", ""), Invalid: "line 4: 1 fields, header has 2"},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) || s.Layout().Delimiter != ";" || s.Total() != 2 {
+		t.Errorf("got %+v, %v, %+v, total %d; want %+v, total 2", got, err, s.Layout(), s.Total(), want)
+	}
+	s2, err := OpenCSV(writeTempCSV(t, "sep=,\nuser_id,name\nu1,a\"b\n"), CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := readCSVAll(t, s2); err == nil || !strings.Contains(err.Error(), "line 3 column") {
+		t.Errorf("parse error %v, want it on line 3", err)
+	}
+}
