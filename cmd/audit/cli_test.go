@@ -68,6 +68,8 @@ func TestUsageMistakeIsOneLine(t *testing.T) {
 		{nil, []string{"run", "users.csv"}, `audit run: unexpected argument \"users.csv\"`},
 		{nil, []string{"demo", "--otu", "x"}, `audit demo: unknown flag --otu (did you mean --out?); audit demo -h lists the flags`},
 		{nil, []string{"fake-genauth", "--adr", "x"}, `audit fake-genauth: unknown flag --adr (did you mean --addr?)`},
+		{nil, []string{"verify", "--public-kye", "k.pem", "m.json"}, `audit verify: unknown flag --public-kye (did you mean --public-key?); audit verify -h`},
+		{nil, []string{"verify"}, `audit verify: want exactly one MANIFEST, got 0; audit verify -h`},
 		{nil, []string{"rnu"}, `audit: unknown command "rnu" (did you mean run?); audit help lists the commands`},
 		{nil, []string{"help", "reprot"}, `audit help: unknown command "reprot" (did you mean report?)`},
 		{[]string{"AUDIT_LOG_FORMAT=json"}, []string{"run", "--bogus"}, `"msg":"audit run: unknown flag --bogus; audit run -h lists the flags"`},
@@ -131,5 +133,21 @@ func TestExit2LeavesNothingBehind(t *testing.T) {
 		if len(entries) != 1 {
 			t.Errorf("%v left %d entries behind (want users.csv only):\n%s", env, len(entries)-1, out)
 		}
+	}
+}
+
+func TestWrapKeepsLinesWithinTheWidth(t *testing.T) {
+	text := "To finish this run, run again with AUDIT_RUN_ID=20261206T221017Z-49f075: subjects already answered are not asked again."
+	got := wrap(text, 40, "  ")
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if len(l) > 40 && !strings.Contains(l, "AUDIT_RUN_ID=") {
+			t.Errorf("line %q is %d wide", l, len(l))
+		}
+	}
+	if strings.Join(strings.Fields(got), " ") != text {
+		t.Errorf("wrap changed the words: %q", got)
+	}
+	if got := wrap("  MFA      1 strong", 80, "  "); got != "  MFA      1 strong\n" {
+		t.Errorf("%q", got)
 	}
 }

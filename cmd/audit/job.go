@@ -206,7 +206,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	logSummary(j.log, &sum, client.Stats(), code, runErr)
 	logOutputs(j.log, cfg)
 	if disp.Bar() {
-		printFinish(j.stderr, cfg, &sum, code)
+		printFinish(j.stderr, progress.Width(j.stderr)-1, cfg, &sum, code)
 	}
 	return code
 }

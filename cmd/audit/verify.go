@@ -22,12 +22,12 @@ func (e *cmdEnv) verify(args []string) int {
 	// Flags may come before or after the manifest's path.
 	var pos []string
 	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
+		if err := parseFlags(fs, rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				verifyHelp(e.stdout)
 				return exitOK
 			}
-			fmt.Fprintf(e.stderr, "audit verify: %v\nRun 'audit verify -h' for usage.\n", err)
+			fmt.Fprintf(e.stderr, "audit verify: %v; audit verify -h shows how to use it\n", err)
 			return exitUsage
 		}
 		if fs.NArg() == 0 {
@@ -37,7 +37,7 @@ func (e *cmdEnv) verify(args []string) int {
 		rest = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(e.stderr, "audit verify: want exactly one MANIFEST, got %d\nRun 'audit verify -h' for usage.\n", len(pos))
+		fmt.Fprintf(e.stderr, "audit verify: want exactly one MANIFEST, got %d; audit verify -h shows how to use it\n", len(pos))
 		return exitUsage
 	}
 	var pub ed25519.PublicKey

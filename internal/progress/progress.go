@@ -32,6 +32,8 @@ type Snapshot struct {
 }
 
 // settled is what Total counts down: rows answered or needing no answer.
+// The rates leave out the results taken from an earlier attempt: they
+// arrive at once and say nothing about the time left.
 func (s Snapshot) settled() int64 { return s.Done + s.Skipped }
 
 // Options configure New.
@@ -176,7 +178,7 @@ func (d *Display) Stop() {
 func (d *Display) drawBar(now time.Time) {
 	s := d.o.Read()
 	total := d.o.Total()
-	rate := d.barRate.observe(now, s.settled())
+	rate := d.barRate.observe(now, s.settled()-s.Resumed)
 	if total >= 0 && s.settled() >= total {
 		total = -1 // the estimate fell short: count on without a share
 	}
@@ -254,7 +256,7 @@ func describe(s Snapshot, total int64, rate float64, budget int) string {
 func (d *Display) logLine(now time.Time) {
 	s := d.o.Read()
 	total := d.o.Total()
-	rate := d.lineRate.observe(now, s.settled())
+	rate := d.lineRate.observe(now, s.settled()-s.Resumed)
 	args := []any{"answered", s.Done}
 	if total > 0 {
 		args = append(args, "of", total, "pct", math.Floor(float64(s.settled())*1000/float64(total))/10,
@@ -333,6 +335,9 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// Width is the width of the terminal w is, or 80.
+func Width(w io.Writer) int { return termWidth(w) }
 
 // termWidth is the width of the terminal w is, or 80.
 func termWidth(w io.Writer) int {
