@@ -132,6 +132,7 @@ type htmlRow struct {
 	MFA                string
 	Factors            string // bound factors in words
 	Error              string
+	Words, Detail      string // issueWords: what happened, and the technical detail
 	APICode, RequestID string
 	Line               string
 	Attempts           int
@@ -156,6 +157,10 @@ func (h *HTML) row(r *pipeline.Result) htmlRow {
 		RequestID: cut(r.RequestID),
 		Attempts:  r.Attempts,
 		CheckedAt: formatTime(r.CheckedAt),
+	}
+	if r.Outcome != pipeline.OutcomeOK {
+		words, detail := issueWords(r)
+		row.Words, row.Detail = words, h.text(detail)
 	}
 	row.OutcomeClass = strings.ReplaceAll(string(r.Outcome), "_", "-")
 	row.Exception, row.ExceptionState, row.Excepted = exceptionWords(r.Exception)
@@ -385,6 +390,7 @@ func configDetails(cfg map[string]string) []kv {
 type htmlReport struct {
 	CSS    template.CSS // the embedded style sheet (never user data)
 	Title  string
+	RunID  string // for the printed pages' footer
 	Status status
 	Final  bool // coverage is final: complete and nothing unknown
 
@@ -402,7 +408,7 @@ type htmlReport struct {
 	Sharded    bool
 
 	Coverage, Completeness string
-	Chart                  barChart
+	Chart, ChartNarrow     barChart
 
 	GroupBy    string
 	Groups     []htmlGroup
@@ -434,6 +440,7 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 	d := &htmlReport{
 		CSS:              template.CSS(reportCSS),
 		Title:            "MFA coverage audit",
+		RunID:            run.RunID,
 		Status:           st,
 		Final:            st.Class == "complete",
 		Policy:           policyText(run.Policy),
@@ -450,6 +457,7 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		Coverage:         s.CoverageShare().String(),
 		Completeness:     s.CompletenessShare().String(),
 		Chart:            newBarChart(s.Counts),
+		ChartNarrow:      newBarChartNarrow(s.Counts),
 		GroupBy:          run.GroupBy,
 		AttrNames:        run.AttrNames,
 		NonCompliant:     h.nonCompliant,
@@ -489,6 +497,15 @@ var reportTemplate = template.Must(template.New(templates.ReportHTML).Funcs(temp
 	"count": formatCount,
 	"share": func(c pipeline.Counts, n int64) string { return c.ShareOf(n).String() },
 	"int64": func(n int) int64 { return int64(n) },
+	// breakable lets a column name wrap after its underscores
+	// (employee_<wbr>number) rather than mid-word.
+	"breakable": func(s string) template.HTML {
+		parts := strings.Split(s, "_")
+		for i, p := range parts {
+			parts[i] = template.HTMLEscapeString(p)
+		}
+		return template.HTML(strings.Join(parts, "_<wbr>"))
+	},
 	"add": func(ns ...int64) int64 {
 		var t int64
 		for _, n := range ns {
@@ -496,7 +513,7 @@ var reportTemplate = template.Must(template.New(templates.ReportHTML).Funcs(temp
 		}
 		return t
 	},
-}).ParseFS(templates.FS, templates.ReportHTML, templates.ExceptionsHTML))
+}).ParseFS(templates.FS, templates.ReportHTML, templates.Sections))
 
 func mustRead(name string) string {
 	b, err := templates.FS.ReadFile(name)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -268,7 +269,7 @@ func TestHTMLRowCap(t *testing.T) {
 
 // countRows counts the body rows of the table in <section class=class>.
 func countRows(n *html.Node, class string) int {
-	if n.Type == html.ElementNode && n.Data == "section" && attr(n, "class") == class {
+	if n.Type == html.ElementNode && n.Data == "section" && slices.Contains(strings.Fields(attr(n, "class")), class) {
 		c := 0
 		var walk func(*html.Node)
 		walk = func(m *html.Node) {

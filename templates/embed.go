@@ -8,7 +8,7 @@ import "embed"
 
 // FS holds the report templates.
 //
-//go:embed report.html.tmpl report.css exceptions.html.tmpl
+//go:embed report.html.tmpl report.css sections/*.tmpl
 var FS embed.FS
 
 // Names of the files in FS.
@@ -19,8 +19,13 @@ const (
 	// ReportCSS is the style sheet inlined into the report's <style>
 	// element (screen and print rules).
 	ReportCSS = "report.css"
+	// Sections is the pattern of the report's section templates: each
+	// file defines one or more {{define "name"}} blocks that ReportHTML
+	// places with {{template "name" .}}. A new section is a new file and
+	// one line in ReportHTML.
+	Sections = "sections/*.tmpl"
 	// ExceptionsHTML defines the report's exceptions-register blocks
-	// ("exceptions-tile", "exceptions-rows", "exceptions"), parsed with
-	// ReportHTML.
-	ExceptionsHTML = "exceptions.html.tmpl"
+	// ("exceptions-tile", "exceptions-rows", "exceptions"), one of the
+	// Sections.
+	ExceptionsHTML = "sections/exceptions.tmpl"
 )

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"html/template"
+	"io/fs"
 	"strings"
 	"testing"
 )
@@ -9,7 +10,11 @@ import (
 // The report must be self-contained: nothing in its template or style
 // sheet may load a resource.
 func TestSelfContained(t *testing.T) {
-	for _, name := range []string{ReportHTML, ReportCSS} {
+	sections, err := fs.Glob(FS, Sections)
+	if err != nil || len(sections) == 0 {
+		t.Fatalf("no section templates (%v)", err)
+	}
+	for _, name := range append([]string{ReportHTML, ReportCSS}, sections...) {
 		b, err := FS.ReadFile(name)
 		if err != nil {
 			t.Fatalf("%s not embedded: %v", name, err)
@@ -29,10 +34,10 @@ func TestSelfContained(t *testing.T) {
 
 func TestParses(t *testing.T) {
 	funcs := template.FuncMap{}
-	for _, f := range []string{"count", "share", "int64", "add"} {
+	for _, f := range []string{"count", "share", "int64", "add", "breakable"} {
 		funcs[f] = func(...any) string { return "" }
 	}
-	if _, err := template.New(ReportHTML).Funcs(funcs).ParseFS(FS, ReportHTML); err != nil {
+	if _, err := template.New(ReportHTML).Funcs(funcs).ParseFS(FS, ReportHTML, Sections); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfa-audit/mfa-audit/internal/axetest"
 )
 
 // TestDemoReportsAgreeWithJSONL runs `audit demo` and checks every figure
@@ -63,6 +64,11 @@ func TestDemoReportsAgreeWithJSONL(t *testing.T) {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the HTML report does not show %q", want)
 		}
+	}
+
+	// The log line states the same share (one set of figures).
+	if want := "coverage_pct=" + strings.TrimSuffix(coverage, "%"); !strings.Contains(stderr.String(), want) && !strings.Contains(stdout.String(), want) {
+		t.Errorf("the log line does not say %s", want)
 	}
 
 	soffice, err := exec.LookPath("soffice")
@@ -134,4 +140,15 @@ func TestDemoReportsAgreeWithJSONL(t *testing.T) {
 	if issues := sheet("Issues"); len(issues)-1 != notFound+invalid+unknown {
 		t.Errorf("Issues has %d rows, want %d", len(issues)-1, notFound+invalid+unknown)
 	}
+}
+
+// TestDemoAccessible runs axe-core on the demo's HTML report at 1280 and
+// 375 px (SPEC 7, "Accessible").
+func TestDemoAccessible(t *testing.T) {
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"demo", "--out", out}, nil, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("demo exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	axetest.Check(t, filepath.Join(out, "mfa-audit.html"))
 }
