@@ -34,7 +34,7 @@ func TestHelpPerCommand(t *testing.T) {
 		{[]string{"help", "report"}, []string{"--report-from"}, []string{"--rate"}},
 		{[]string{"demo", "-h"}, []string{"audit demo [--out DIR]", "--out STRING", "Examples:"}, []string{"--rate"}},
 		{[]string{"help", "fake-genauth"}, []string{"--addr STRING", "--faults STRING"}, []string{"--rate"}},
-		{[]string{"help"}, []string{"audit run", "audit report", "audit help [COMMAND]", "Examples:"}, nil},
+		{[]string{"help"}, []string{"Usage: audit COMMAND", "\n  run ", "\n  report ", "\n  verify ", "\n  help ", "Examples:"}, nil},
 		{[]string{"--help"}, []string{"audit run"}, nil},
 		{[]string{"-h"}, []string{"audit run"}, nil},
 	} {
@@ -45,6 +45,11 @@ func TestHelpPerCommand(t *testing.T) {
 		for _, w := range tt.want {
 			if !strings.Contains(stdout, w) {
 				t.Errorf("%q lacks %q:\n%s", tt.args, w, stdout)
+			}
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if len([]rune(line)) > 80 && strings.Contains(strings.TrimSpace(line), " ") {
+				t.Errorf("%q: a line wider than 80 columns: %q", tt.args, line)
 			}
 		}
 		for _, l := range append(tt.lack, "hunter2", "77", "secret-path", "s3cr3t") {

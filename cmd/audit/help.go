@@ -15,25 +15,26 @@ import (
 
 // commands are audit's commands with their one-line summaries, in the
 // order usage lists them.
-var commands = []struct{ name, args, summary string }{
-	{"run", "[flags]", "audit the subjects of AUDIT_SOURCE, write AUDIT_OUTPUT"},
-	{"demo", "[--out DIR]", "run against a built-in fake API and sample users (default ./out)"},
-	{"report", "[flags]", "re-render outputs from AUDIT_REPORT_FROM (postgres:// URL or .jsonl), no API calls"},
-	{"verify", "MANIFEST [--public-key PEM]", "check a run's evidence manifest and signature"},
-	{"fake-genauth", "[--addr ADDR]", "serve the fake GenAuth API with fault switches, for dry runs"},
-	{"version", "", "print the version, revision and Go version"},
-	{"help", "[COMMAND]", "this text, or one command's flags and examples"},
+var commands = []struct{ name, summary string }{
+	{"run", "audit the subjects of AUDIT_SOURCE, write AUDIT_OUTPUT"},
+	{"demo", "audit sample users against a built-in fake API, write ./out"},
+	{"report", "re-render reports from a stored run (Postgres or .jsonl)"},
+	{"verify", "check a run's evidence manifest and its signature"},
+	{"fake-genauth", "serve the fake GenAuth API for dry runs"},
+	{"version", "print the version, revision and Go version"},
+	{"help", "this text, or one command's flags and examples"},
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "audit: multi-factor authentication audit of a GenAuth (Authing) user pool\n\nUsage:\n")
+	fmt.Fprint(w, "audit: multi-factor authentication audit of a GenAuth (Authing) user pool\n\nUsage: audit COMMAND [flags]\n\nCommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-41s %s\n", strings.TrimSpace("audit "+c.name+" "+c.args), c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
 Examples:
   audit demo --out /tmp/mfa-demo
-  GENAUTH_ACCESS_KEY_ID=<pool id> GENAUTH_ACCESS_KEY_SECRET_FILE=/run/secrets/genauth \
+  GENAUTH_ACCESS_KEY_ID=<pool id> \
+    GENAUTH_ACCESS_KEY_SECRET_FILE=/run/secrets/genauth \
     AUDIT_SOURCE=users.csv audit run
 
 Every variable also has a flag (AUDIT_RATE is --rate); a flag wins over the
@@ -55,7 +56,8 @@ Usage:
 Examples:
   export GENAUTH_ACCESS_KEY_ID=<user pool id>
   export GENAUTH_ACCESS_KEY_SECRET_FILE=/run/secrets/genauth-secret
-  AUDIT_SOURCE=users.csv audit run --output out/mfa.xlsx,out/mfa.html --group-by department
+  AUDIT_SOURCE=users.csv audit run --output out/mfa.xlsx,out/mfa.html \
+    --group-by department
   audit run --source genauth:users --policy strong --fail-under 95
 `,
 	"report": `audit report: re-render reports from a stored run without calling the API:
@@ -66,9 +68,10 @@ Usage:
   audit report [flags]
 
 Examples:
-  audit report --report-from out/mfa.jsonl --output out/mfa.xlsx,out/mfa.html
-  AUDIT_REPORT_FROM=postgres://audit@db/audit AUDIT_RUN_ID=20261127T020000Z-3f9a1c \
-    audit report --output out/mfa.xlsx
+  audit report --report-from out/mfa.jsonl \
+    --output out/mfa.xlsx,out/mfa.html
+  AUDIT_REPORT_FROM=postgres://audit@db/audit \
+    AUDIT_RUN_ID=20261127T020000Z-3f9a1c audit report --output out/mfa.xlsx
 `,
 	"demo": `audit demo: audit an embedded sample of 400 users against the built-in fake
 GenAuth API on loopback and write DIR/mfa-audit.xlsx, .html, .csv and .jsonl.
@@ -88,7 +91,8 @@ Usage:
   audit fake-genauth [--addr ADDR] [--faults SPEC]
 
 Examples:
-  audit fake-genauth --addr 127.0.0.1:8080 --faults "latency=20ms,throttle=0.05,5xx=0.02"
+  audit fake-genauth --addr 127.0.0.1:8080 \
+    --faults "latency=20ms,throttle=0.05,5xx=0.02"
   GENAUTH_HOST=http://127.0.0.1:8080 GENAUTH_ACCESS_KEY_ID=fake-pool-id \
     GENAUTH_ACCESS_KEY_SECRET=fake-secret AUDIT_SOURCE=users.csv audit run
 `,
@@ -103,7 +107,7 @@ func printHelp(w io.Writer, cmd string, fs *flag.FlagSet) {
 		configured = configured || ok
 	})
 	if configured {
-		fmt.Fprint(w, "\nFlags (each also reads the variable in brackets; a flag wins; defaults are the built-in ones):\n")
+		fmt.Fprint(w, "\nFlags (a flag wins over the variable in brackets; the defaults are built in):\n")
 	} else {
 		fmt.Fprint(w, "\nFlags:\n")
 	}
@@ -114,11 +118,10 @@ func printHelp(w io.Writer, cmd string, fs *flag.FlagSet) {
 			kind = fv.kind()
 			text += " [" + fv.name + "]"
 		}
-		fmt.Fprintf(w, "  --%s\n      %s", strings.TrimSpace(f.Name+" "+kind), text)
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(w, " (default %s)", f.DefValue)
+			text += fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  --%s\n%s", strings.TrimSpace(f.Name+" "+kind), wrap("      "+text, 79, ""))
 	})
 	fmt.Fprint(w, "\nExit codes: 0 complete, 1 failed or incomplete, 2 usage or configuration error,\n3 coverage below AUDIT_FAIL_UNDER.\n")
 }
