@@ -63,6 +63,7 @@ type Config struct {
 	ExceptionWarn   int           `env:"AUDIT_EXCEPTION_WARN_DAYS" envDefault:"30" help:"an active exception expiring within this many days is listed as expiring"`
 	Baseline        string        `env:"AUDIT_BASELINE" help:"run to compare with: a results .jsonl file, a run id, previous or none (default: previous with a Postgres output, else none)"`
 	FailOnNewGaps   bool          `env:"AUDIT_FAIL_ON_NEW_GAPS" envDefault:"false" help:"exit 3 when any subject is a new_gap since the baseline"`
+	ConnectRetry    time.Duration `env:"AUDIT_CONNECT_RETRY" envDefault:"1m" help:"how long to retry a Postgres output or source that cannot be reached at the start (then exit 1); 0 = one attempt"`
 	FileMode        string        `env:"AUDIT_FILE_MODE" envDefault:"0600" help:"permission bits (octal) of every file written; the umask applies"`
 
 	// Derived by resolve.

@@ -16,6 +16,8 @@ import (
 
 	"github.com/mfa-audit/mfa-audit/genauth"
 	"github.com/mfa-audit/mfa-audit/internal/progress"
+	"github.com/mfa-audit/mfa-audit/internal/reach"
+	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 	"github.com/mfa-audit/mfa-audit/sinks"
 	"github.com/mfa-audit/mfa-audit/sources"
@@ -40,6 +42,16 @@ type job struct {
 	// dirs records the output directories made, removed again when the
 	// job ends in a configuration error (exit 2 leaves nothing behind).
 	dirs sinks.CreatedDirs
+	// reach is the start's budget for reaching Postgres (AUDIT_CONNECT_RETRY).
+	reach *reach.Budget
+}
+
+// budget is the job's one budget for reaching the services it needs.
+func (j *job) budget() *reach.Budget {
+	if j.reach == nil {
+		j.reach = reach.NewBudget(j.cfg.ConnectRetry, j.log)
+	}
+	return j.reach
 }
 
 // execute builds the parts, checks everything that can be checked before
@@ -98,7 +110,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		prior pipeline.Prior
 	)
 	if len(problems) == 0 {
-		if outs, prior, err = openOutputs(ctx, cfg, &j.dirs); err != nil {
+		if outs, prior, err = openOutputs(ctx, cfg, &j.dirs, j.budget()); err != nil {
 			problems = append(problems, err)
 		} else if prior == nil { // no Postgres output to resume from
 			var jp *sources.JSONLPrior
@@ -255,9 +267,17 @@ func retries(n int) int {
 	return n
 }
 
-// usage reports configuration problems: exit 2, nothing written.
+// usage reports configuration problems: exit 2, nothing written. When
+// every problem is a service that could not be reached (an outage, not a
+// mistake), it is exit 1 instead: the scheduler retries later (SPEC 8).
 func (j *job) usage(err error) int {
 	j.dirs.Remove()
+	if all := flatten(err); len(all) > 0 && !slices.ContainsFunc(all, func(e error) bool { return !reach.IsUnreachable(e) }) {
+		for _, e := range all {
+			j.log.Error("cannot reach a service the run needs; nothing was asked or written", "err", e.Error(), "exit_code", exitFailed)
+		}
+		return exitFailed
+	}
 	cmd := j.cmd
 	if cmd == "" {
 		cmd = "run"
@@ -300,8 +320,12 @@ func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.
 		}
 		return src, nil
 	case isPostgresURL(cfg.Source):
-		src, err := sources.OpenPostgres(ctx, cfg.Source, cfg.SourceQuery, sources.PostgresOptions{
-			IDColumn: cfg.IDColumn, IDTypeColumn: cfg.IDTypeColumn, DefaultIDType: cfg.IDType,
+		var src *sources.Postgres
+		err := j.budget().Connect(ctx, "Postgres source (AUDIT_SOURCE "+redact.URL(cfg.Source)+")", func(ctx context.Context) (err error) {
+			src, err = sources.OpenPostgres(ctx, cfg.Source, cfg.SourceQuery, sources.PostgresOptions{
+				IDColumn: cfg.IDColumn, IDTypeColumn: cfg.IDTypeColumn, DefaultIDType: cfg.IDType,
+			})
+			return err
 		})
 		if err != nil {
 			return nil, err
@@ -314,7 +338,7 @@ func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.
 // openOutputs builds every sink of AUDIT_OUTPUT, proving each can be
 // written (making missing directories, recorded in dirs), and, when a Postgres output already holds results of the run id,
 // the Prior that resumes it. All problems are returned together.
-func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs) ([]pipeline.Sink, pipeline.Prior, error) {
+func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs, b *reach.Budget) ([]pipeline.Sink, pipeline.Prior, error) {
 	opt := sinks.Options{MaskPII: cfg.MaskPII, HTMLMaxRows: cfg.HTMLMaxRows, FileMode: cfg.fileMode, Dirs: dirs}
 	var (
 		outs  []pipeline.Sink
@@ -337,7 +361,10 @@ func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs) ([]p
 			s, err = sinks.NewJSONL(o.path, opt)
 		case "postgres":
 			var pg *sinks.Postgres
-			pg, err = sinks.NewPostgres(ctx, o.path, sinks.PostgresSinkOptions{Schema: cfg.PGSchema})
+			err = b.Connect(ctx, "Postgres output (AUDIT_OUTPUT "+redact.URL(o.path)+")", func(ctx context.Context) (err error) {
+				pg, err = sinks.NewPostgres(ctx, o.path, sinks.PostgresSinkOptions{Schema: cfg.PGSchema})
+				return err
+			})
 			if err == nil {
 				// A complete run is never stored into again (SPEC 2, 5).
 				if err = pg.CheckNotComplete(ctx, cfg.RunID); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,7 +37,10 @@ func (e *cmdEnv) report(args []string) int {
 
 	var rs pipeline.ResultSource
 	if isPostgresURL(cfg.ReportFrom) {
-		rs, err = sources.OpenResultsPostgres(ctx, cfg.ReportFrom, cfg.PGSchema, cfg.RunID) // names its variables
+		err = j.budget().Connect(ctx, "Postgres (AUDIT_REPORT_FROM "+redact.URL(cfg.ReportFrom)+")", func(ctx context.Context) (err error) {
+			rs, err = sources.OpenResultsPostgres(ctx, cfg.ReportFrom, cfg.PGSchema, cfg.RunID) // names its variables
+			return err
+		})
 	} else if rs, err = sources.OpenResultsJSONL(cfg.ReportFrom); err != nil {
 		err = fmt.Errorf("AUDIT_REPORT_FROM: %w", err)
 	}
@@ -61,7 +65,7 @@ func (e *cmdEnv) report(args []string) int {
 	if len(bad) > 0 {
 		return j.usage(errors.Join(bad...))
 	}
-	outs, _, err := openOutputs(ctx, cfg, &j.dirs)
+	outs, _, err := openOutputs(ctx, cfg, &j.dirs, j.budget())
 	if err != nil {
 		return j.usage(err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,7 +147,7 @@ func TestNoPasswordInHelpOrErrors(t *testing.T) {
 	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
 	defer srv.Close()
 	csvPath, _ := messyCSV(t, 5, 6)
-	base := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath)
+	base := append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_CONNECT_RETRY=0s")
 	pgURL := "postgres://auditor:" + pw + "@127.0.0.1:1/x"
 	for _, tc := range []struct {
 		name string
@@ -174,6 +175,61 @@ func TestNoPasswordInHelpOrErrors(t *testing.T) {
 			code, log := runAuditIn(t, t.TempDir(), "077", append(append([]string{}, base...), tc.env...), tc.args...)
 			if strings.Contains(log, pw) {
 				t.Errorf("exit %d: the password is shown:\n%s", code, log)
+			}
+		})
+	}
+}
+
+// TestUnreachablePostgresIsAnOutage: a Postgres output or source that
+// cannot be reached is retried for AUDIT_CONNECT_RETRY and then exit 1 (the
+// scheduler retries), with no request sent and nothing left behind; a
+// Postgres that refuses the role is exit 2 at once.
+func TestUnreachablePostgresIsAnOutage(t *testing.T) {
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer srv.Close()
+	csvPath, _ := messyCSV(t, 5, 7)
+	down := "postgres://auditor:pw@127.0.0.1:1/x?connect_timeout=2"
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want int
+	}{
+		{"output", []string{"AUDIT_SOURCE=" + csvPath, "AUDIT_OUTPUT=new/r.csv," + down}, []string{"run"}, 1},
+		{"source", []string{"AUDIT_SOURCE=" + down, "AUDIT_SOURCE_QUERY=select 1 as user_id", "AUDIT_OUTPUT=new/r.csv"}, []string{"run"}, 1},
+		{"report source", []string{"AUDIT_REPORT_FROM=" + down, "AUDIT_RUN_ID=r1", "AUDIT_OUTPUT=new/r.csv"}, []string{"report"}, 1},
+		{"output and a bad value", []string{"AUDIT_SOURCE=" + csvPath, "AUDIT_OUTPUT=new/r.csv," + down, "AUDIT_POLICY=bogus"}, []string{"run"}, 2},
+	}
+	if base := os.Getenv("AUDIT_TEST_DATABASE_URL"); base != "" {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = url.UserPassword("no_such_role_h15", "pw")
+		cases = append(cases, struct {
+			name string
+			env  []string
+			args []string
+			want int
+		}{"refused role", []string{"AUDIT_SOURCE=" + csvPath, "AUDIT_OUTPUT=new/r.csv," + u.String()}, []string{"run"}, 2})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			srv.ResetCounters()
+			env := append(serverEnv(srv), "AUDIT_CONNECT_RETRY=3s")
+			code, log := runAuditIn(t, dir, "022", append(env, tc.env...), tc.args...)
+			if code != tc.want {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.want, log)
+			}
+			if tc.want == 1 && (!strings.Contains(log, "retrying") || !strings.Contains(log, "unreachable after")) {
+				t.Errorf("the log does not show the retries:\n%s", log)
+			}
+			if c := srv.Counters(); c.Requests+c.TokenCalls != 0 {
+				t.Errorf("requests were sent: %+v", c)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
 			}
 		})
 	}
