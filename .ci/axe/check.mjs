@@ -55,6 +55,25 @@ try {
         resultTypes: ['violations'],
         runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
       }));
+      // SPEC 7: chart labels stay at least 11 px high at any width (the
+      // SVG is scaled to its box: font size times the scale).
+      const small = await page.evaluate(() => {
+        const out = [];
+        for (const svg of document.querySelectorAll('svg')) {
+          const box = svg.getBoundingClientRect();
+          if (box.width === 0) continue; // not shown at this width
+          const scale = box.width / svg.viewBox.baseVal.width;
+          for (const t of svg.querySelectorAll('text')) {
+            const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+            if (px < 11) out.push(`${t.textContent.trim()} at ${px.toFixed(1)} px`);
+          }
+        }
+        return out;
+      });
+      if (small.length) {
+        res.violations.push({ id: 'chart-label-size', impact: 'serious', help: 'Chart labels must be at least 11 px high',
+          nodes: small.map((s) => ({ target: [s], failureSummary: '' })) });
+      }
       for (const v of res.violations) {
         out.violations.push({
           file, width, id: v.id, impact: v.impact, help: v.help,
