@@ -215,6 +215,10 @@ func (c *Config) resolve(envMap map[string]string) []error {
 	if c.MaxUnknown < 0 {
 		bad("AUDIT_MAX_UNKNOWN", "%d is negative", c.MaxUnknown)
 	}
+	// Words from a list are taken in any case and without surrounding blanks.
+	for _, w := range []*string{&c.Policy, &c.LogFormat, &c.Progress} {
+		*w = strings.ToLower(strings.TrimSpace(*w))
+	}
 	if c.Policy != string(pipeline.PolicyAny) && c.Policy != string(pipeline.PolicyStrong) {
 		bad("AUDIT_POLICY", "%q is not any or strong", c.Policy)
 	}
@@ -228,7 +232,11 @@ func (c *Config) resolve(envMap map[string]string) []error {
 		bad("AUDIT_LOG_FORMAT", "%q is not text or json", c.LogFormat)
 	}
 	if c.Progress != "auto" && c.Progress != "always" && c.Progress != "never" {
-		bad("AUDIT_PROGRESS", "%q is not auto, always or never", c.Progress)
+		hint := ""
+		if b, err := parseBool(c.Progress); err == nil {
+			hint = map[bool]string{true: " (did you mean always?)", false: " (did you mean never?)"}[b]
+		}
+		bad("AUDIT_PROGRESS", "%q is not auto, always or never%s", c.Progress, hint)
 	}
 	if c.ExceptionWarn < 0 || c.ExceptionWarn > 3660 {
 		bad("AUDIT_EXCEPTION_WARN_DAYS", "%d is outside 0..3660 (days)", c.ExceptionWarn)
@@ -279,10 +287,28 @@ func checkHost(host string) string {
 	if err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		return ""
 	}
-	if !strings.Contains(host, "://") && host != "" && !strings.ContainsAny(host, " \t") {
-		return fmt.Sprintf("%q has no scheme: did you mean https://%s?", redact.URL(host), strings.TrimPrefix(host, "//"))
+	shown := redact.URL(host)
+	if t := strings.TrimSpace(host); t != host && checkHost(t) == "" {
+		return fmt.Sprintf("%q has blanks around it: did you mean %s?", shown, redact.URL(t))
 	}
-	return fmt.Sprintf("%q is not an http(s) URL, e.g. https://api.genauth.ai", redact.URL(host))
+	rest, lower := host, strings.ToLower(host)
+	for _, scheme := range []string{"https:", "http:"} {
+		if strings.HasPrefix(lower, scheme) {
+			rest = host[len(scheme):]
+			break
+		}
+	}
+	rest = strings.TrimLeft(rest, "/")
+	if rest != "" && !strings.ContainsAny(rest, " \t") && !strings.Contains(rest, "://") {
+		fixed := "https://" + rest
+		if checkHost(fixed) == "" {
+			if rest == strings.TrimLeft(host, "/") {
+				return fmt.Sprintf("%q has no scheme: did you mean %s?", shown, redact.URL(fixed))
+			}
+			return fmt.Sprintf("%q is not an http(s) URL: did you mean %s?", shown, redact.URL(fixed))
+		}
+	}
+	return fmt.Sprintf("%q is not an http(s) URL, e.g. https://api.genauth.ai", shown)
 }
 
 // requireRun checks what `audit run` needs beyond resolve.

@@ -42,6 +42,11 @@ func TestOneMessagePerCauseWithTheFix(t *testing.T) {
 		{"GENAUTH_ACESS_KEY_ID=x", "GENAUTH_ACESS_KEY_ID: not a variable audit reads; did you mean GENAUTH_ACCESS_KEY_ID?"},
 		{"AUDIT_RATE_LIMIT=5", "AUDIT_RATE_LIMIT: not a variable audit reads; did you mean AUDIT_RATE?"},
 		{"AUDIT_OUTPUTS=a.xlsx", "AUDIT_OUTPUTS: not a variable audit reads; did you mean AUDIT_OUTPUT?"},
+		{"GENAUTH_SECRET=x", "GENAUTH_SECRET: not a variable audit reads; did you mean GENAUTH_ACCESS_KEY_SECRET?"},
+		{"GENAUTH_HOST=https:/api.genauth.ai", `GENAUTH_HOST: "https:/api.genauth.ai" is not an http(s) URL: did you mean https://api.genauth.ai?`},
+		{"GENAUTH_HOST=api.authing.cn:443", `GENAUTH_HOST: "api.authing.cn:443" has no scheme: did you mean https://api.authing.cn:443?`},
+		{"GENAUTH_HOST= https://x.example", `GENAUTH_HOST: " https://x.example" has blanks around it: did you mean https://x.example?`},
+		{"AUDIT_PROGRESS=off", `AUDIT_PROGRESS: "off" is not auto, always or never (did you mean never?)`},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			_, got := load(t, "run", []string{tt.env})
@@ -49,6 +54,13 @@ func TestOneMessagePerCauseWithTheFix(t *testing.T) {
 				t.Errorf("got %q\nwant [%q]", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestWordsInAnyCase(t *testing.T) {
+	cfg, problems := load(t, "run", []string{"AUDIT_POLICY=Strong", "AUDIT_LOG_FORMAT=JSON", "AUDIT_PROGRESS= Never"})
+	if problems != nil || cfg.Policy != "strong" || cfg.LogFormat != "json" || cfg.Progress != "never" {
+		t.Errorf("%v %q %q %q", problems, cfg.Policy, cfg.LogFormat, cfg.Progress)
 	}
 }
 

@@ -57,13 +57,17 @@ func unknownVariables(envMap map[string]string) []error {
 // nearest returns the candidate closest to s by edit distance (adjacent
 // transpositions count as one edit), and that distance; ties go to the
 // alphabetically first. A candidate that s extends by a word
-// (AUDIT_RATE_LIMIT, AUDIT_RATE) counts as two edits away.
+// (AUDIT_RATE_LIMIT, AUDIT_RATE) counts as two edits away, one that has s's
+// first and last words (GENAUTH_SECRET, GENAUTH_ACCESS_KEY_SECRET) three.
 func nearest(s string, candidates map[string]bool) (string, int) {
 	best, bestD := "", -1
 	for c := range candidates {
 		d := editDistance(s, c)
 		if strings.HasPrefix(s, c+"_") || strings.HasPrefix(s, c+"-") {
 			d = min(d, 2)
+		}
+		if first, last, ok := ends(s); ok && strings.HasPrefix(c, first+"_") && strings.HasSuffix(c, "_"+last) {
+			d = min(d, 3)
 		}
 		if bestD < 0 || d < bestD || d == bestD && c < best {
 			best, bestD = c, d
@@ -96,4 +100,13 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// ends returns the first and last words of an underscore-separated name.
+func ends(s string) (first, last string, ok bool) {
+	i, j := strings.Index(s, "_"), strings.LastIndex(s, "_")
+	if i <= 0 || j >= len(s)-1 {
+		return "", "", false
+	}
+	return s[:i], s[j+1:], true
 }
