@@ -155,6 +155,10 @@ ALTER TABLE {{S}}.run_shards
 -- AUDIT_BASELINE=previous and the trend look runs up by source.
 CREATE INDEX runs_source_started ON {{S}}.runs (source, started_at);
 `},
+	{5, "the evidence manifest of each run and shard", `
+ALTER TABLE {{S}}.runs ADD COLUMN manifest jsonb;
+ALTER TABLE {{S}}.run_shards ADD COLUMN manifest jsonb;
+`},
 }
 
 // pgLockKey is the advisory lock serialising schema changes of one schema

@@ -14,9 +14,21 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/mfa-audit/mfa-audit/delivery"
 	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
+
+// environMap turns os.Environ's form into a map.
+func environMap(environ []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
 
 // Config is every variable of SPEC section 3. Each also has a flag: the
 // variable's name without its GENAUTH_ or AUDIT_ prefix, lower case, with
@@ -29,42 +41,53 @@ import (
 // the variable is then known (never reported as misspelt), has its flag,
 // its -h line and its README check.
 type Config struct {
-	Host            string        `env:"GENAUTH_HOST" envDefault:"https://api.genauth.ai" cmd:"run" help:"GenAuth API base URL"`
-	AccessKeyID     string        `env:"GENAUTH_ACCESS_KEY_ID" cmd:"run" help:"user pool ID or collaborator access key"`
-	AccessKeySecret string        `env:"GENAUTH_ACCESS_KEY_SECRET" secret:"true" cmd:"run" help:"its secret (prefer the variable or the _FILE form: a flag shows in ps)"`
-	SecretFile      string        `env:"GENAUTH_ACCESS_KEY_SECRET_FILE" cmd:"run" help:"read the secret from this file (Kubernetes secret volume)"`
-	TenantID        string        `env:"GENAUTH_TENANT_ID" cmd:"run" help:"sent as x-authing-app-tenant-id"`
-	Source          string        `env:"AUDIT_SOURCE" cmd:"run" help:"CSV path, - for stdin, FILE.xlsx[#Sheet], postgres:// URL, or genauth:users"`
-	SourceQuery     string        `env:"AUDIT_SOURCE_QUERY" cmd:"run" help:"SQL for a Postgres source"`
-	IDColumn        string        `env:"AUDIT_ID_COLUMN" cmd:"run" help:"identifier column (default user_id, else userId, id, else the first)"`
-	IDTypeColumn    string        `env:"AUDIT_ID_TYPE_COLUMN" cmd:"run" help:"id type column (default id_type, else userIdType, if present)"`
-	IDType          string        `env:"AUDIT_ID_TYPE" envDefault:"user_id" cmd:"run" help:"id type for rows without one"`
-	SourceEncoding  string        `env:"AUDIT_SOURCE_ENCODING" envDefault:"utf-8" cmd:"run" help:"text encoding of a CSV source: utf-8, windows-1252, gb18030, ... (UTF-16 with a BOM is recognised by itself)"`
-	CSVDelimiter    string        `env:"AUDIT_CSV_DELIMITER" cmd:"run" help:"CSV delimiter: , ; or tab (default: found from the header line)"`
-	Output          string        `env:"AUDIT_OUTPUT" envDefault:"out/mfa-audit.xlsx,out/mfa-audit.html" help:"comma-separated outputs: *.xlsx, *.html, *.csv, *.jsonl, postgres://..."`
-	Concurrency     int           `env:"AUDIT_CONCURRENCY" envDefault:"8" cmd:"run" help:"requests in flight"`
-	Rate            float64       `env:"AUDIT_RATE" envDefault:"20" cmd:"run" help:"requests per second ceiling (0 = none); lowered while the API answers 429"`
-	Timeout         time.Duration `env:"AUDIT_TIMEOUT" envDefault:"10s" cmd:"run" help:"per request"`
-	Retries         int           `env:"AUDIT_RETRIES" envDefault:"5" cmd:"run" help:"retries per user for 429, 5xx, timeouts, resets, malformed answers"`
-	MaxUnknown      int64         `env:"AUDIT_MAX_UNKNOWN" envDefault:"0" help:"users whose state may stay unknown before the run counts as failed"`
-	Policy          string        `env:"AUDIT_POLICY" envDefault:"any" help:"compliant means: any (a factor bound) or strong (TOTP or face)"`
-	FailUnder       float64       `env:"AUDIT_FAIL_UNDER" envDefault:"0" help:"exit 3 when coverage percent is below this (0 = off)"`
-	GroupBy         string        `env:"AUDIT_GROUP_BY" help:"attribute to break the summary down by, e.g. department"`
-	RunID           string        `env:"AUDIT_RUN_ID" help:"run identifier; reusing one with a Postgres output resumes that run (default: generated, sortable by time)"`
-	Shard           string        `env:"AUDIT_SHARD" envDefault:"0/1" cmd:"run" help:"i/n: audit only shard i of n (i defaults to JOB_COMPLETION_INDEX; /n takes it from there)"`
-	PGSchema        string        `env:"AUDIT_PG_SCHEMA" envDefault:"mfa_audit" help:"schema for the Postgres tables"`
-	MaskPII         bool          `env:"AUDIT_MASK_PII" envDefault:"false" help:"mask e-mail addresses and phone numbers in XLSX, HTML and CSV"`
-	HTMLMaxRows     int           `env:"AUDIT_HTML_MAX_ROWS" envDefault:"5000" help:"non-compliant users listed in the HTML report"`
-	LogFormat       string        `env:"AUDIT_LOG_FORMAT" envDefault:"text" help:"text or json"`
-	Progress        string        `env:"AUDIT_PROGRESS" envDefault:"auto" cmd:"run" help:"auto (a bar on a terminal, else a log line every 10 s), always, or never (no bar; the log lines stay)"`
-	AllowHTTP       bool          `env:"AUDIT_ALLOW_HTTP" envDefault:"false" cmd:"run" help:"allow a plain-http GENAUTH_HOST that is not loopback"`
-	ReportFrom      string        `env:"AUDIT_REPORT_FROM" cmd:"report" help:"audit report: a postgres:// URL or a results .jsonl file"`
-	Exceptions      string        `env:"AUDIT_EXCEPTIONS" help:"exceptions register, a CSV file: id_type,user_id,reason,approved_by,expires[,ticket]"`
-	ExceptionWarn   int           `env:"AUDIT_EXCEPTION_WARN_DAYS" envDefault:"30" help:"an active exception expiring within this many days is listed as expiring"`
-	Baseline        string        `env:"AUDIT_BASELINE" help:"run to compare with: a results .jsonl file, a run id, previous or none (default: previous with a Postgres output, else none)"`
-	FailOnNewGaps   bool          `env:"AUDIT_FAIL_ON_NEW_GAPS" envDefault:"false" help:"exit 3 when any subject is a new_gap since the baseline"`
-	ConnectRetry    time.Duration `env:"AUDIT_CONNECT_RETRY" envDefault:"1m" help:"how long to retry a Postgres output or source that cannot be reached at the start (then exit 1); 0 = one attempt"`
-	FileMode        string        `env:"AUDIT_FILE_MODE" envDefault:"0600" help:"permission bits (octal) of every file written; the umask applies"`
+	Host             string        `env:"GENAUTH_HOST" envDefault:"https://api.genauth.ai" cmd:"run" help:"GenAuth API base URL"`
+	AccessKeyID      string        `env:"GENAUTH_ACCESS_KEY_ID" cmd:"run" help:"user pool ID or collaborator access key"`
+	AccessKeySecret  string        `env:"GENAUTH_ACCESS_KEY_SECRET" secret:"true" cmd:"run" help:"its secret (prefer the variable or the _FILE form: a flag shows in ps)"`
+	SecretFile       string        `env:"GENAUTH_ACCESS_KEY_SECRET_FILE" cmd:"run" help:"read the secret from this file (Kubernetes secret volume)"`
+	TenantID         string        `env:"GENAUTH_TENANT_ID" cmd:"run" help:"sent as x-authing-app-tenant-id"`
+	Source           string        `env:"AUDIT_SOURCE" cmd:"run" help:"CSV path, - for stdin, FILE.xlsx[#Sheet], postgres:// URL, or genauth:users"`
+	SourceQuery      string        `env:"AUDIT_SOURCE_QUERY" cmd:"run" help:"SQL for a Postgres source"`
+	IDColumn         string        `env:"AUDIT_ID_COLUMN" cmd:"run" help:"identifier column (default user_id, else userId, id, else the first)"`
+	IDTypeColumn     string        `env:"AUDIT_ID_TYPE_COLUMN" cmd:"run" help:"id type column (default id_type, else userIdType, if present)"`
+	IDType           string        `env:"AUDIT_ID_TYPE" envDefault:"user_id" cmd:"run" help:"id type for rows without one"`
+	SourceEncoding   string        `env:"AUDIT_SOURCE_ENCODING" envDefault:"utf-8" cmd:"run" help:"text encoding of a CSV source: utf-8, windows-1252, gb18030, ... (UTF-16 with a BOM is recognised by itself)"`
+	CSVDelimiter     string        `env:"AUDIT_CSV_DELIMITER" cmd:"run" help:"CSV delimiter: , ; or tab (default: found from the header line)"`
+	Output           string        `env:"AUDIT_OUTPUT" envDefault:"out/mfa-audit.xlsx,out/mfa-audit.html" help:"comma-separated outputs: *.xlsx, *.html, *.csv, *.jsonl, postgres://..."`
+	Concurrency      int           `env:"AUDIT_CONCURRENCY" envDefault:"8" cmd:"run" help:"requests in flight"`
+	Rate             float64       `env:"AUDIT_RATE" envDefault:"20" cmd:"run" help:"requests per second ceiling (0 = none); lowered while the API answers 429"`
+	Timeout          time.Duration `env:"AUDIT_TIMEOUT" envDefault:"10s" cmd:"run" help:"per request"`
+	Retries          int           `env:"AUDIT_RETRIES" envDefault:"5" cmd:"run" help:"retries per user for 429, 5xx, timeouts, resets, malformed answers"`
+	MaxUnknown       int64         `env:"AUDIT_MAX_UNKNOWN" envDefault:"0" help:"users whose state may stay unknown before the run counts as failed"`
+	Policy           string        `env:"AUDIT_POLICY" envDefault:"any" help:"compliant means: any (a factor bound) or strong (TOTP or face)"`
+	FailUnder        float64       `env:"AUDIT_FAIL_UNDER" envDefault:"0" help:"exit 3 when coverage percent is below this (0 = off)"`
+	GroupBy          string        `env:"AUDIT_GROUP_BY" help:"attribute to break the summary down by, e.g. department"`
+	RunID            string        `env:"AUDIT_RUN_ID" help:"run identifier; reusing one with a Postgres output resumes that run (default: generated, sortable by time)"`
+	Shard            string        `env:"AUDIT_SHARD" envDefault:"0/1" cmd:"run" help:"i/n: audit only shard i of n (i defaults to JOB_COMPLETION_INDEX; /n takes it from there)"`
+	PGSchema         string        `env:"AUDIT_PG_SCHEMA" envDefault:"mfa_audit" help:"schema for the Postgres tables"`
+	MaskPII          bool          `env:"AUDIT_MASK_PII" envDefault:"false" help:"mask e-mail addresses and phone numbers in XLSX, HTML and CSV"`
+	HTMLMaxRows      int           `env:"AUDIT_HTML_MAX_ROWS" envDefault:"5000" help:"non-compliant users listed in the HTML report"`
+	LogFormat        string        `env:"AUDIT_LOG_FORMAT" envDefault:"text" help:"text or json"`
+	Progress         string        `env:"AUDIT_PROGRESS" envDefault:"auto" cmd:"run" help:"auto (a bar on a terminal, else a log line every 10 s), always, or never (no bar; the log lines stay)"`
+	AllowHTTP        bool          `env:"AUDIT_ALLOW_HTTP" envDefault:"false" cmd:"run" help:"allow a plain-http GENAUTH_HOST that is not loopback"`
+	ReportFrom       string        `env:"AUDIT_REPORT_FROM" cmd:"report" help:"audit report: a postgres:// URL or a results .jsonl file"`
+	Exceptions       string        `env:"AUDIT_EXCEPTIONS" help:"exceptions register, a CSV file: id_type,user_id,reason,approved_by,expires[,ticket]"`
+	ExceptionWarn    int           `env:"AUDIT_EXCEPTION_WARN_DAYS" envDefault:"30" help:"an active exception expiring within this many days is listed as expiring"`
+	Baseline         string        `env:"AUDIT_BASELINE" help:"run to compare with: a results .jsonl file, a run id, previous or none (default: previous with a Postgres output, else none)"`
+	FailOnNewGaps    bool          `env:"AUDIT_FAIL_ON_NEW_GAPS" envDefault:"false" help:"exit 3 when any subject is a new_gap since the baseline"`
+	ConnectRetry     time.Duration `env:"AUDIT_CONNECT_RETRY" envDefault:"1m" help:"how long to retry a Postgres output or source that cannot be reached at the start (then exit 1); 0 = one attempt"`
+	FileMode         string        `env:"AUDIT_FILE_MODE" envDefault:"0600" help:"permission bits (octal) of every file written; the umask applies"`
+	Manifest         string        `env:"AUDIT_MANIFEST" help:"evidence manifest path, or none (default: mfa-audit.manifest.json beside the first file output)"`
+	SigningKeyFile   string        `env:"AUDIT_SIGNING_KEY_FILE" help:"Ed25519 private key (PKCS#8 PEM) that signs the manifest into MANIFEST.sig"`
+	S3Endpoint       string        `env:"AUDIT_S3_ENDPOINT" help:"S3-compatible endpoint URL for s3:// outputs (default AWS); credentials from AWS_*"`
+	MailTo           string        `env:"AUDIT_MAIL_TO" help:"comma-separated recipients of the report mail"`
+	MailFrom         string        `env:"AUDIT_MAIL_FROM" help:"sender of the report mail"`
+	SMTPURL          string        `env:"AUDIT_SMTP_URL" help:"smtp://user@host:587 (STARTTLS) or smtps://user@host:465"`
+	SMTPPassword     string        `env:"AUDIT_SMTP_PASSWORD" secret:"true" help:"SMTP password (prefer the _FILE form)"`
+	SMTPPasswordFile string        `env:"AUDIT_SMTP_PASSWORD_FILE" help:"read the SMTP password from this file"`
+	MailMaxMB        float64       `env:"AUDIT_MAIL_MAX_MB" envDefault:"10" help:"attach the XLSX and HTML while together under this many MB"`
+	PushgatewayURL   string        `env:"AUDIT_PUSHGATEWAY_URL" help:"Prometheus Pushgateway URL; metrics pushed at the end of every run (job mfa_audit)"`
+	MetricsFile      string        `env:"AUDIT_METRICS_FILE" help:"write the metrics for node_exporter's textfile collector (*.prom)"`
 
 	// Derived by resolve.
 	shard    pipeline.Shard
@@ -78,7 +101,10 @@ type Config struct {
 // output is one entry of AUDIT_OUTPUT.
 type output struct {
 	kind string // xlsx, html, csv, jsonl, postgres
-	path string // file path or URL
+	path string // file path or URL; for an s3:// output the local staging file
+	// remote is the s3:// URL of an output written locally first and
+	// uploaded when the run ends ("" for the others).
+	remote string
 }
 
 // loadConfig reads the environment (environ, as os.Environ) and then the
@@ -92,12 +118,7 @@ type output struct {
 // built-in default, so later checks do not complain about it a second
 // time; a flag given for it replaces the value and drops the complaint.
 func loadConfig(cmd string, fs *flag.FlagSet, args []string, environ []string) (*Config, []error, error) {
-	envMap := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			envMap[k] = v
-		}
-	}
+	envMap := environMap(environ)
 	cfg := &Config{blamed: map[string]bool{}}
 	envProblems := map[string]error{} // by variable
 	if err := env.ParseWithOptions(cfg, env.Options{Environment: envMap, FuncMap: valueParsers}); err != nil {
@@ -272,7 +293,15 @@ func (c *Config) resolve(envMap map[string]string) []error {
 			c.blamed["AUDIT_OUTPUT"] = true
 			continue
 		}
-		c.outputs = append(c.outputs, output{kind: kind, path: o})
+		out := output{kind: kind, path: o}
+		if delivery.IsS3URL(o) {
+			if kind == "postgres" {
+				bad("AUDIT_OUTPUT", "%q: an s3:// output is a file (*.xlsx, *.html, *.csv, *.jsonl)", o)
+				continue
+			}
+			out.path, out.remote = "", o // staged by prepareFinish
+		}
+		c.outputs = append(c.outputs, out)
 	}
 	if len(c.outputs) == 0 {
 		bad("AUDIT_OUTPUT", "no output given")

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfa-audit/mfa-audit/delivery"
 	"github.com/mfa-audit/mfa-audit/genauth"
 	"github.com/mfa-audit/mfa-audit/internal/progress"
 	"github.com/mfa-audit/mfa-audit/internal/reach"
@@ -29,9 +30,10 @@ type job struct {
 	cmd    string // "run" or "report", for pointers to -h
 	cfg    *Config
 	log    *slog.Logger
-	stdin  io.Reader // for AUDIT_SOURCE=-
-	stdout io.Writer // where log writes (to guard from the progress bar)
-	stderr io.Writer // progress bar and, on a terminal, the summary for people
+	stdin  io.Reader         // for AUDIT_SOURCE=-
+	stdout io.Writer         // where log writes (to guard from the progress bar)
+	stderr io.Writer         // progress bar and, on a terminal, the summary for people
+	env    map[string]string // the process environment (AWS_* for s3:// outputs)
 	// sourceName, when set, names the source in reports instead of the path.
 	sourceName string
 	// exceptionsData, when set, is the exceptions register (the demo's
@@ -106,10 +108,21 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		problems = append(problems, fmt.Errorf("GENAUTH_HOST: %w", err))
 	}
 	var (
-		outs  []pipeline.Sink
-		prior pipeline.Prior
+		outs   []pipeline.Sink
+		prior  pipeline.Prior
+		fin    *finisher
+		outage error // a service needed at the start did not answer: exit 1
 	)
+	var finProblem error
 	if len(problems) == 0 {
+		// The finisher stages s3:// outputs, so it comes before them.
+		if fin, err = prepareFinish(ctx, cfg, j.env, j.log, "run"); errors.Is(err, delivery.ErrUnreachable) {
+			outage = err
+		} else {
+			finProblem = err
+		}
+	}
+	if len(problems) == 0 && outage == nil {
 		if outs, prior, err = openOutputs(ctx, cfg, &j.dirs, j.budget()); err != nil {
 			problems = append(problems, err)
 		} else if prior == nil { // no Postgres output to resume from
@@ -122,9 +135,15 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 			}
 		}
 	}
+	if finProblem != nil {
+		problems = append(problems, finProblem)
+	}
 	register, err := j.loadExceptions()
 	if err != nil {
 		problems = append(problems, err)
+	}
+	if fin != nil && cfg.Source == "-" {
+		j.stdin = fin.wrapStdin(j.stdin)
 	}
 	if cfg.Source != poolSource && cfg.Source != "" && !cfg.sourceBlamed() {
 		if src, err = j.openSource(ctx, nil); err != nil {
@@ -137,6 +156,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	}
 	abandon := func() {
 		closeAll(outs)
+		fin.discard()
 		if src != nil {
 			src.Close()
 		}
@@ -156,9 +176,26 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		}
 	}
 	defer changes.close()
+	fin.describeBaseline(changes.baseline)
 	if len(problems) > 0 {
 		abandon()
 		return j.usage(errors.Join(problems...))
+	}
+	if outage != nil {
+		abandon()
+		j.log.Error("a service the run needs did not answer; a later run may succeed", "err", outage.Error(), "exit_code", exitFailed)
+		return exitFailed
+	}
+	inputName := j.sourceName
+	if inputName == "" {
+		inputName = poolSource // opened after the token exchange
+		if src != nil {
+			inputName = src.Describe()
+		}
+	}
+	if err := fin.describeInput(cfg, inputName); err != nil {
+		abandon()
+		return j.usage(err)
 	}
 	// The token exchange proves the credentials before any MFA call and
 	// before the whole-pool source lists users.
@@ -215,6 +252,13 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	logPoolListing(j.log, src)
 	logExceptionNotes(j.log, &sum)
 	code := exitCode(cfg, &sum, runErr)
+	in := finishInputs{sum: &sum, stats: client.Stats(), code: code}
+	if pc, ok := src.(interface{ TotalCounts() (int64, int64, bool) }); ok {
+		if start, end, known := pc.TotalCounts(); known {
+			in.totalStart, in.totalEnd = &start, &end
+		}
+	}
+	code = fin.finish(ctx, in)
 	logSummary(j.log, &sum, client.Stats(), code, runErr)
 	logOutputs(j.log, cfg)
 	if disp.Bar() {
@@ -350,6 +394,9 @@ func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs, b *r
 			s   pipeline.Sink
 			err error
 		)
+		if o.path == "" { // an s3:// output that could not be staged: said already
+			continue
+		}
 		switch o.kind {
 		case "xlsx":
 			s, err = sinks.NewXLSX(o.path, opt)

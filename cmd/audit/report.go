@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mfa-audit/mfa-audit/delivery"
 	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 	"github.com/mfa-audit/mfa-audit/sources"
@@ -65,8 +66,22 @@ func (e *cmdEnv) report(args []string) int {
 	if len(bad) > 0 {
 		return j.usage(errors.Join(bad...))
 	}
+	fin, err := prepareFinish(ctx, cfg, environMap(e.environ), log, "report")
+	if err == nil {
+		err = fin.describeReportSource(cfg)
+	}
+	if errors.Is(err, delivery.ErrUnreachable) {
+		fin.discard()
+		log.Error("a service the report needs did not answer; a later try may succeed", "err", err.Error(), "exit_code", exitFailed)
+		return exitFailed
+	}
+	if err != nil {
+		fin.discard()
+		return j.usage(err)
+	}
 	outs, _, err := openOutputs(ctx, cfg, &j.dirs, j.budget())
 	if err != nil {
+		fin.discard()
 		return j.usage(err)
 	}
 	stored := rs.Run()
@@ -76,9 +91,11 @@ func (e *cmdEnv) report(args []string) int {
 	changes, err := loadChanges(ctx, cfg, log, stored.Source, stored.RunID, reportBefore(stored))
 	if err != nil {
 		closeAll(outs)
-		return (&job{cmd: "report", cfg: cfg, log: log}).usage(err)
+		fin.discard()
+		return j.usage(err)
 	}
 	defer changes.close()
+	fin.describeBaseline(changes.baseline)
 	start := time.Now()
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{
 		Policy: pipeline.Policy(cfg.Policy), RunID: runID, GroupBy: cfg.GroupBy, MaxUnknown: cfg.MaxUnknown,
@@ -86,7 +103,7 @@ func (e *cmdEnv) report(args []string) int {
 		Baseline:   changes.baseline, Trend: changes.trend,
 	})
 	logExceptionNotes(log, &sum)
-	code := exitCode(cfg, &sum, runErr)
+	code := fin.finish(ctx, finishInputs{sum: &sum, code: exitCode(cfg, &sum, runErr)})
 	attrs := []any{"run_id", sum.Run.RunID, "from", redact.URL(cfg.ReportFrom), "results", sum.Unique,
 		"complete", sum.Complete, "coverage_pct", logShare(sum.CoverageShare())}
 	attrs = append(attrs, exceptionLogAttrs(&sum)...)

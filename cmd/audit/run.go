@@ -23,7 +23,7 @@ func (e *cmdEnv) run(args []string) int {
 	problems = append(problems, cfg.requireRun()...)
 	ctx, stop := signalContext()
 	defer stop()
-	j := &job{cmd: "run", cfg: cfg, log: log, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}
+	j := &job{cmd: "run", cfg: cfg, log: log, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr, env: environMap(e.environ)}
 	return j.execute(ctx, problems)
 }
 
