@@ -360,7 +360,7 @@ func (f *finisher) finish(ctx context.Context, in finishInputs) int {
 			}
 		}
 		if f.cfg.MetricsFile != "" {
-			if err := delivery.WriteFile(f.cfg.MetricsFile, m, fileMode(f.cfg)); err != nil {
+			if err := delivery.WriteFile(f.cfg.MetricsFile, m, f.cfg.fileMode); err != nil {
 				fail("writing the metrics file", err)
 			}
 		}
@@ -383,7 +383,7 @@ func (f *finisher) writeManifest(ctx context.Context, m *evidence.Manifest) erro
 		if err := os.MkdirAll(filepath.Dir(f.manifest), 0o700); err != nil {
 			return err
 		}
-		if data, err = evidence.Write(f.manifest, m, f.key, fileMode(f.cfg)); err != nil {
+		if data, err = evidence.Write(f.manifest, m, f.key, f.cfg.fileMode); err != nil {
 			return err
 		}
 		if f.remote != "" {
@@ -577,7 +577,3 @@ func (f *finisher) sendMail(ctx context.Context, s *pipeline.Summary, code int) 
 	f.log.Info("report mailed", "to", strings.Join(f.mail.To, ","), "attached", strings.Join(attached, ","))
 	return nil
 }
-
-// fileMode is the permission bits of the files the finisher writes.
-// TODO(h15): AUDIT_FILE_MODE.
-func fileMode(*Config) os.FileMode { return 0o600 }

@@ -81,7 +81,7 @@ func TestDefaultsFromAnEmptyFolder(t *testing.T) {
 			}
 			got := modes(t, dir)
 			want := map[string]fs.FileMode{
-				".": 0o700, "out": tc.dir, "out/mfa-audit.xlsx": tc.file, "out/mfa-audit.html": tc.file,
+				".": 0o700, "out": tc.dir, "out/mfa-audit.xlsx": tc.file, "out/mfa-audit.html": tc.file, "out/mfa-audit.manifest.json": tc.file,
 			}
 			got["."] = 0o700 // t.TempDir's own mode is not ours
 			if len(got) != len(want) {
