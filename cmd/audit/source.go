@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -52,13 +51,10 @@ func checkSource(ctx context.Context, src pipeline.Source) error {
 	if !ok {
 		return nil
 	}
-	if err := c.Check(ctx); err != nil {
-		if errors.Is(err, context.Canceled) {
-			return err
-		}
+	if err := c.Check(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("AUDIT_SOURCE: %w", err)
 	}
-	return nil
+	return nil // interrupted: the run notices ctx itself
 }
 
 // sourceLayout is what the start log line says of how the source is read:
