@@ -12,7 +12,6 @@ type resultsSource struct {
 	results  []Result
 	i        int
 	complete bool
-	opened   *int
 }
 
 func (s *resultsSource) Run() RunInfo { return RunInfo{RunID: "base"} }

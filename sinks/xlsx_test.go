@@ -457,13 +457,6 @@ func findCell(t *testing.T, f *excelize.File, sheet, value string) string {
 	return cells[0]
 }
 
-func abs(f float64) float64 {
-	if f < 0 {
-		return -f
-	}
-	return f
-}
-
 func TestXLSXRollOver(t *testing.T) {
 	run := reportRun()
 	results := reportResults(25)

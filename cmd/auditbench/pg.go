@@ -252,7 +252,7 @@ func (b *bench) pgSource(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("Postgres source N=%d: %w", n, err)
+			return fmt.Errorf("the Postgres source, N=%d: %w", n, err)
 		}
 	}
 	b.tab.add(row{

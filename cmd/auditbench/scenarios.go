@@ -301,7 +301,7 @@ func (b *bench) latency(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("C=%d: %w", c, err)
+			return fmt.Errorf("concurrency C=%d: %w", c, err)
 		}
 	}
 	return nil
@@ -345,7 +345,7 @@ func (b *bench) rate(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("R=%d: %w", rate, err)
+			return fmt.Errorf("rate R=%d: %w", rate, err)
 		}
 	}
 	return nil
@@ -393,7 +393,7 @@ func (b *bench) memory(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("memory at N=%d: %w", n, err)
 		}
 	}
 	lo, hi := pts[0], pts[1]

@@ -48,8 +48,6 @@ const (
 	numIDTypes
 )
 
-var idTypeNames = [numIDTypes]string{"user_id", "phone", "email", "username", "external_id", "identity", "sync_relation"}
-
 func idTypeIndex(t string) int {
 	switch t {
 	case "user_id":
@@ -98,9 +96,7 @@ func wellFormed(t int, id string) bool {
 
 // phoneOK matches ^\+?[0-9][0-9 -]{4,}$ without a regexp.
 func phoneOK(s string) bool {
-	if strings.HasPrefix(s, "+") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "+")
 	if len(s) < 5 || s[0] < '0' || s[0] > '9' {
 		return false
 	}
