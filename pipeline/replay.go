@@ -35,6 +35,8 @@ type ReplayOptions struct {
 	// keeps the change recorded with it.
 	Baseline *Baseline
 	Trend    []TrendPoint
+	// Evidence is as in RunInfo: this rendering's own manifest.
+	Evidence *Evidence
 }
 
 // Replay renders stored results into sinks without calling the API (`audit
@@ -48,6 +50,9 @@ func Replay(ctx context.Context, rs ResultSource, sinks []Sink, opt ReplayOption
 	}
 	if opt.GroupBy != "" {
 		run.GroupBy = opt.GroupBy
+	}
+	if opt.Evidence != nil {
+		run.Evidence = opt.Evidence
 	}
 	if opt.Exceptions != nil {
 		run.Exceptions = true

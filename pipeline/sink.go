@@ -23,6 +23,20 @@ type RunInfo struct {
 	// Config is the effective configuration without secrets, variable name
 	// to value, for the Run sheet and the runs row.
 	Config map[string]string
+	// Evidence, when set, ties printed reports to the run's evidence
+	// manifest (SPEC 15); sinks read it at Close.
+	Evidence *Evidence
+}
+
+// Evidence is what a printed page shows to be tied to its evidence: the
+// build, the input's SHA-256 and where the manifest is.
+type Evidence struct {
+	Revision string // VCS revision of the build; "" when unknown
+	Manifest string // where the manifest is written; "" for none
+	// InputSHA256 returns the SHA-256 of the input as read; "" when unknown.
+	// For stdin it is known once the whole input has been read, so sinks
+	// call it at Close.
+	InputSHA256 func() string
 }
 
 // Sink consumes results as they stream and the final summary.

@@ -361,6 +361,23 @@ func runDetails(run *pipeline.RunInfo, s *pipeline.Summary) []kv {
 	if !s.Complete {
 		out = append(out, kv{"Incomplete because", incompleteReason(s)})
 	}
+	if e := run.Evidence; e != nil {
+		rev := e.Revision
+		if rev == "" {
+			rev = "unknown (built without VCS information)"
+		}
+		out = append(out, kv{"Build revision", rev})
+		if e.InputSHA256 != nil {
+			if sum := e.InputSHA256(); sum != "" {
+				out = append(out, kv{"Input SHA-256", sum})
+			}
+		}
+		manifest := e.Manifest
+		if manifest == "" {
+			manifest = "none (AUDIT_MANIFEST=none)"
+		}
+		out = append(out, kv{"Evidence manifest", manifest})
+	}
 	if s.Resumed > 0 {
 		out = append(out, kv{"Resumed from an earlier attempt", formatCount(s.Resumed) + " users"})
 	}

@@ -305,6 +305,26 @@ func (f *finisher) describeReportSource(cfg *Config) error {
 	return f.describeRegister(cfg)
 }
 
+// evidence is what the reports show of the run's evidence (SPEC 15 part 5).
+func (f *finisher) evidence() *pipeline.Evidence {
+	e := &pipeline.Evidence{Revision: buildinfo.Read().Revision, Manifest: f.manifest}
+	if f.remote != "" {
+		e.Manifest = f.remote
+	} else if f.manifest != "" {
+		if abs, err := filepath.Abs(f.manifest); err == nil {
+			e.Manifest = abs
+		}
+	}
+	e.InputSHA256 = func() string {
+		if f.input != nil {
+			sum, _ := f.input.Sum()
+			return sum
+		}
+		return f.source.SHA256
+	}
+	return e
+}
+
 // finishInputs holds what the run knows at its end for the finisher.
 type finishInputs struct {
 	sum   *pipeline.Summary

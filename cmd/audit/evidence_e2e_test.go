@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/mfa-audit/mfa-audit/evidence"
 	"github.com/mfa-audit/mfa-audit/genauth/genauthtest"
@@ -90,6 +93,26 @@ func TestEvidenceManifestSignedAndVerified(t *testing.T) {
 	}
 	if m.Summary["unique"] == nil || m.Config["AUDIT_SIGNING_KEY_FILE"] == "" {
 		t.Errorf("summary %v / config %v", m.Summary, m.Config)
+	}
+	// The printed reports tie themselves to the evidence: run id, build
+	// revision, the input's SHA-256 and where the manifest is.
+	page := string(mustRead(t, outs[1]))
+	for _, want := range []string{"evidence-1", "Build revision", m.Source.SHA256, manifest} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the HTML report does not show %q", want)
+		}
+	}
+	wb, err := excelize.OpenFile(outs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := wb.GetRows("Run")
+	wb.Close()
+	runSheet := fmt.Sprint(rows)
+	for _, want := range []string{"evidence-1", "Build revision", m.Source.SHA256, manifest} {
+		if !strings.Contains(runSheet, want) {
+			t.Errorf("the workbook's Run sheet does not show %q", want)
+		}
 	}
 	// openssl alone verifies the signature.
 	if out, err := exec.Command(ossl, "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in", manifest, "-sigfile", manifest+".sig").CombinedOutput(); err != nil {

@@ -228,6 +228,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		GroupBy:   cfg.GroupBy,
 		Shard:     cfg.shard,
 		Config:    cfg.public(),
+		Evidence:  fin.evidence(),
 	}
 	judge := j.exceptionsJudge(register, &run)
 	disp.Start()

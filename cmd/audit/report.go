@@ -100,7 +100,7 @@ func (e *cmdEnv) report(args []string) int {
 	sum, runErr := pipeline.Replay(ctx, rs, outs, pipeline.ReplayOptions{
 		Policy: pipeline.Policy(cfg.Policy), RunID: runID, GroupBy: cfg.GroupBy, MaxUnknown: cfg.MaxUnknown,
 		Exceptions: judge,
-		Baseline:   changes.baseline, Trend: changes.trend,
+		Baseline:   changes.baseline, Trend: changes.trend, Evidence: fin.evidence(),
 	})
 	logExceptionNotes(log, &sum)
 	code := fin.finish(ctx, finishInputs{sum: &sum, code: exitCode(cfg, &sum, runErr)})
