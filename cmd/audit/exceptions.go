@@ -108,13 +108,16 @@ func storedHasExceptions(cfg *Config, rs pipeline.ResultSource) bool {
 	return false
 }
 
-// judgedCoverage is the coverage AUDIT_FAIL_UNDER judges: with a register,
-// coverage with exceptions (SPEC 8, 14).
+// judgedCoverage is the coverage AUDIT_FAIL_UNDER judges, in percent as
+// every report shows it (one decimal): with a register, coverage with
+// exceptions (SPEC 8, 14). Nobody checked counts as 0.
 func judgedCoverage(s *pipeline.Summary) float64 {
+	sh := s.CoverageShare()
 	if s.Exceptions != nil {
-		return s.CoverageWithExceptions()
+		sh = s.CoverageWithExceptionsShare()
 	}
-	return s.Coverage()
+	p, _ := sh.Percent()
+	return p
 }
 
 // exceptionLogAttrs are the exceptions figures of the final log line.
@@ -140,4 +143,29 @@ func logExceptionNotes(log *slog.Logger, s *pipeline.Summary) {
 	}
 	log.Warn("exceptions need a decision", "expired", x.Expired, "expiring", x.Expiring,
 		"warn_days", x.WarnDays, "register", x.Register)
+}
+
+// judgedCoverageText names the coverage AUDIT_FAIL_UNDER judged, with its
+// value: "coverage 72.3%" or "coverage with exceptions 73.1%".
+func judgedCoverageText(s *pipeline.Summary) string {
+	if s.Exceptions != nil {
+		return "coverage with exceptions " + s.CoverageWithExceptionsShare().String()
+	}
+	return "coverage " + s.CoverageShare().String()
+}
+
+// finishExceptionLine is the exceptions line (without its newline) of the
+// summary for people at the end of a run on a terminal; "" without a
+// register.
+func finishExceptionLine(s *pipeline.Summary) string {
+	x := s.Exceptions
+	if x == nil {
+		return ""
+	}
+	stale := fmt.Sprintf("%d stale", x.Stale)
+	if x.FromStored {
+		stale = "stale not known"
+	}
+	return fmt.Sprintf("  exceptions    %s with exceptions  (%d excepted; %d expired, %d expiring within %d days, %s)",
+		s.CoverageWithExceptionsShare(), s.Excepted, x.Expired, x.Expiring, x.WarnDays, stale)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mfa-audit/mfa-audit/genauth/genauthtest"
+	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
 // exceptionCase is a run of n synthesized subjects with a register holding
@@ -318,6 +319,50 @@ func TestExceptionsResume(t *testing.T) {
 		}
 		if attempt == 1 && f["resumed"] != float64(len(c.ids)) {
 			t.Errorf("attempt 2 resumed %v of %d", f["resumed"], len(c.ids))
+		}
+	}
+}
+
+// AUDIT_FAIL_UNDER judges the coverage as shown (one decimal), and with a
+// register the coverage with exceptions.
+func TestFailUnderJudgesTheShownCoverage(t *testing.T) {
+	sum := &pipeline.Summary{Complete: true}
+	sum.OK, sum.Compliant, sum.NonCompliant = 3, 2, 1 // 66.666...% shows 66.7%
+	for _, tc := range []struct {
+		floor    float64
+		register bool
+		excepted int64
+		want     int
+	}{
+		{66.7, false, 0, exitOK},
+		{66.8, false, 0, exitBelowFloor},
+		{90, true, 1, exitOK}, // (2 + 1) / 3 = 100%
+		{90, false, 1, exitBelowFloor},
+		{90, true, 0, exitBelowFloor},
+	} {
+		s := *sum
+		s.Excepted = tc.excepted
+		if tc.register {
+			s.Exceptions = &pipeline.ExceptionReport{}
+		}
+		if got := exitCode(&Config{FailUnder: tc.floor}, &s, nil); got != tc.want {
+			t.Errorf("floor %v register %v excepted %d: exit %d, want %d", tc.floor, tc.register, tc.excepted, got, tc.want)
+		}
+	}
+}
+
+func TestPrintFinishWithExceptions(t *testing.T) {
+	s := &pipeline.Summary{Complete: true}
+	s.OK, s.Compliant, s.NonCompliant, s.Excepted = 10, 6, 4, 1
+	s.Exceptions = &pipeline.ExceptionReport{Expired: 2, Expiring: 1, Stale: 3, WarnDays: 30}
+	var b strings.Builder
+	printFinish(&b, 200, &Config{FailUnder: 90}, s, exitBelowFloor)
+	for _, want := range []string{
+		"BELOW POLICY: coverage with exceptions 70.0% is under AUDIT_FAIL_UNDER 90 %",
+		"exceptions    70.0% with exceptions  (1 excepted; 2 expired, 1 expiring within 30 days, 3 stale)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in\n%s", want, b.String())
 		}
 	}
 }

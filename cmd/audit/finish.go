@@ -25,7 +25,7 @@ func printFinish(w io.Writer, width int, cfg *Config, s *pipeline.Summary, code 
 		}
 		say("MFA audit NOT COMPLETE. %s", strings.TrimPrefix(caveat, "INCOMPLETE RUN: "))
 	case code == exitBelowFloor:
-		say("MFA audit complete, BELOW POLICY: coverage %s is under AUDIT_FAIL_UNDER %v %%.", s.CoverageShare(), cfg.FailUnder)
+		say("MFA audit complete, BELOW POLICY: %s is under AUDIT_FAIL_UNDER %v %%.", judgedCoverageText(s), cfg.FailUnder)
 	case caveat != "":
 		say("MFA audit complete, with a caveat: %s", caveat)
 	default:
@@ -36,6 +36,9 @@ func printFinish(w io.Writer, width int, cfg *Config, s *pipeline.Summary, code 
 		say("  completeness  %s  (%d unknown)", s.CompletenessShare(), s.Error)
 	} else {
 		say("  completeness  not known: the run stopped before the end of its input")
+	}
+	if line := finishExceptionLine(s); line != "" {
+		say("%s", line)
 	}
 	say("  subjects      %d unique of %d rows read (%d repeats)", s.Unique, s.RowsRead, s.Duplicates)
 	say("  outcomes      %d checked, %d not found, %d invalid, %d unknown", s.OK, s.NotFound, s.Invalid, s.Error)

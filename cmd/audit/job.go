@@ -456,7 +456,7 @@ func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 		return exitUsage // a person must fix the file; what was answered is written
 	case runErr != nil || !sum.Complete || sum.Failed:
 		return exitFailed
-	case cfg.FailUnder > 0 && judgedCoverage(sum)*100 < cfg.FailUnder:
+	case cfg.FailUnder > 0 && judgedCoverage(sum) < cfg.FailUnder:
 		return exitBelowFloor
 	case cfg.FailOnNewGaps && newGaps(sum) > 0:
 		return exitBelowFloor
