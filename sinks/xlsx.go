@@ -68,7 +68,7 @@ type XLSX struct {
 	text    []string        // RunRow buffer
 	cellBuf []excelize.Cell // Users row cells; cells points into it
 	cells   []any           // Users row for SetRow: *Cell or nil
-	issueIx []int           // columns of cols shown on the Issues sheet, -1 for line
+	issueIx []int           // columns of cols shown on the Issues sheet, issueLine / issueWhat for those of its own
 	spool   *issueSpool     // the Issues rows until Close
 
 	users      *excelize.StreamWriter
@@ -141,17 +141,22 @@ func (x *XLSX) open() error {
 	}
 	x.cellBuf = make([]excelize.Cell, len(x.cols))
 	x.cells = make([]any, len(x.cols))
-	// Issues: who, what happened, the input line, then the attributes.
+	// Issues: who, what happened in words, the technical detail, the
+	// input line, then the attributes.
 	byField := map[string]int{}
 	for i, c := range x.cols {
 		if c.Field != "attrs" {
 			byField[c.Field] = i
 		}
 	}
-	for _, f := range []string{"user_id", "id_type", "outcome", "error", "api_code", "request_id", "attempts", "checked_at"} {
+	for _, f := range []string{"user_id", "id_type", "outcome"} {
 		x.issueIx = append(x.issueIx, byField[f])
 	}
-	x.issueIx = append(x.issueIx, -1) // line
+	x.issueIx = append(x.issueIx, issueWhat)
+	for _, f := range []string{"error", "api_code", "request_id", "attempts", "checked_at"} {
+		x.issueIx = append(x.issueIx, byField[f])
+	}
+	x.issueIx = append(x.issueIx, issueLine)
 	for i, c := range x.cols {
 		if c.Field == "attrs" {
 			x.issueIx = append(x.issueIx, i)
@@ -353,6 +358,7 @@ func (x *XLSX) write(r *pipeline.Result) error {
 		return nil
 	}
 	rec := issueRecord{Kind: uint8(kind), Attempts: r.Attempts, CheckedAt: r.CheckedAt, Line: r.Line}
+	rec.What, _ = issueWords(r)
 	for _, ix := range x.issueIx {
 		if ix >= 0 && x.cols[ix].Kind == TextColumn {
 			rec.Text = append(rec.Text, x.text[ix])
@@ -361,14 +367,25 @@ func (x *XLSX) write(r *pipeline.Result) error {
 	return x.spool.add(&rec)
 }
 
+// Columns of the Issues sheet that are not result fields (issueIx).
+const (
+	issueLine = -1 // the input line
+	issueWhat = -2 // what happened, in words (issueWords)
+)
+
 // writeIssues streams the spooled Issues rows into their sheet.
 func (x *XLSX) writeIssues() error {
 	header := make([]any, len(x.issueIx))
 	widths := make([]float64, len(x.issueIx))
 	for i, ix := range x.issueIx {
-		if ix < 0 {
+		switch ix {
+		case issueLine:
 			header[i] = excelize.Cell{StyleID: x.st.header, Value: "line"}
 			widths[i] = 8
+			continue
+		case issueWhat:
+			header[i] = excelize.Cell{StyleID: x.st.header, Value: "what_happened"}
+			widths[i] = 40
 			continue
 		}
 		header[i] = x.header[ix]
@@ -392,9 +409,14 @@ func (x *XLSX) writeIssues() error {
 			style := x.st.text[kind]
 			var v any
 			switch {
-			case ix < 0:
+			case ix == issueLine:
 				if rec.Line > 0 {
 					v = rec.Line
+				}
+			case ix == issueWhat:
+				if rec.What != "" {
+					v = rec.What
+					lines = max(lines, wrappedLines(rec.What, widths[i]))
 				}
 			case x.cols[ix].Kind == TextColumn:
 				if t >= len(rec.Text) {

@@ -18,6 +18,7 @@ type issueRecord struct {
 	Attempts  int
 	CheckedAt time.Time
 	Line      int64
+	What      string // what happened, in words (issueWords)
 }
 
 // issueSpool keeps the Issues rows in a temporary file until Close.

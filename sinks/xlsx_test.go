@@ -268,7 +268,7 @@ func TestXLSXWorkbook(t *testing.T) {
 	}
 	for sheet, ref := range map[string]string{
 		"Users":  fmt.Sprintf("$A$1:$%s$%d", lastCol, len(results)+1),
-		"Issues": fmt.Sprintf("$A$1:$L$%d", issues+1),
+		"Issues": fmt.Sprintf("$A$1:$M$%d", issues+1),
 	} {
 		p, err := f.GetPanes(sheet)
 		if err != nil || !p.Freeze || p.YSplit != 1 || p.TopLeftCell != "A2" {
@@ -283,7 +283,7 @@ func TestXLSXWorkbook(t *testing.T) {
 
 	// Issues: the not_found, invalid and error results again.
 	irows, _ := f.GetRows("Issues")
-	if want := []string{"user_id", "id_type", "outcome", "error", "api_code", "request_id", "attempts", "checked_at", "line", "attr.department", "attr.name", "attr.manager"}; !slices.Equal(irows[0], want) {
+	if want := []string{"user_id", "id_type", "outcome", "what_happened", "error", "api_code", "request_id", "attempts", "checked_at", "line", "attr.department", "attr.name", "attr.manager"}; !slices.Equal(irows[0], want) {
 		t.Errorf("Issues header %q, want %q", irows[0], want)
 	}
 	if len(irows) != issues+1 {
@@ -296,7 +296,7 @@ func TestXLSXWorkbook(t *testing.T) {
 		}
 		row := irows[n]
 		n++
-		if row[0] != r.UserID || row[2] != string(r.Outcome) || row[3] != r.Error || row[8] != strconv.FormatInt(r.Line, 10) {
+		if what, _ := issueWords(&r); row[0] != r.UserID || row[2] != string(r.Outcome) || row[3] != what || row[4] != r.Error || row[9] != strconv.FormatInt(r.Line, 10) {
 			t.Errorf("Issues row %d = %q, for %+v", n, row, r)
 		}
 	}
