@@ -40,6 +40,7 @@ type HTML struct {
 	moreNonCompliant int64
 	issues           []htmlRow
 	moreIssues       int64
+	changes          htmlChanges
 }
 
 var _ pipeline.Sink = (*HTML)(nil)
@@ -70,6 +71,7 @@ func (h *HTML) Open(_ context.Context, run pipeline.RunInfo) error {
 // Write keeps r when it is non-compliant or an issue (not_found, invalid,
 // error) and the report has room for it, else counts it.
 func (h *HTML) Write(_ context.Context, r pipeline.Result) error {
+	h.noteChange(&r)
 	switch {
 	case r.Outcome == pipeline.OutcomeOK:
 		if r.Compliant == nil || *r.Compliant {
@@ -438,6 +440,9 @@ type htmlReport struct {
 	MoreIssues       int64
 	MaxRows          int
 
+	Since *htmlSince // change since the baseline; nil without one
+	Trend *lineChart // nil without earlier runs
+
 	Run    []kv
 	Config []kv
 
@@ -484,6 +489,8 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		MaxRows:          h.max,
 		Run:              runDetails(&run, s),
 		Config:           configDetails(run.Config),
+		Since:            h.since(run, s),
+		Trend:            newTrendChart(s.Trend),
 	}
 	d.Exc = h.exceptions(s)
 	for i, g := range s.Groups() {
@@ -523,6 +530,7 @@ var reportTemplate = template.Must(template.New(templates.ReportHTML).Funcs(temp
 		}
 		return template.HTML(strings.Join(parts, "_<wbr>"))
 	},
+	"add64": func(a, b int) int { return a + b },
 	"add": func(ns ...int64) int64 {
 		var t int64
 		for _, n := range ns {

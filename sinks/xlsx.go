@@ -70,6 +70,7 @@ type XLSX struct {
 	cells   []any           // Users row for SetRow: *Cell or nil
 	issueIx []int           // columns of cols shown on the Issues sheet, issueLine / issueWhat for those of its own
 	spool   *issueSpool     // the Issues rows until Close
+	changes *xlsxChanges    // the Changes rows until Close
 
 	users      *excelize.StreamWriter
 	usersName  string
@@ -167,6 +168,7 @@ func (x *XLSX) open() error {
 	if x.users, err = x.startUsers(); err != nil {
 		return err
 	}
+	x.changes = newXLSXChanges(filepath.Dir(x.path), x.cols, x.opt.fileMode())
 	x.spool, err = newIssueSpool(filepath.Dir(x.path), x.opt.fileMode())
 	return err
 }
@@ -354,6 +356,9 @@ func (x *XLSX) write(r *pipeline.Result) error {
 	if err := x.users.SetRow(cell, x.cells, rowHeight(lines)); err != nil {
 		return err
 	}
+	if err := x.changes.add(r, x.text); err != nil {
+		return err
+	}
 	if r.Outcome == pipeline.OutcomeOK {
 		return nil
 	}
@@ -479,7 +484,7 @@ func (x *XLSX) rollOver() error {
 // and leaves PATH.incomplete. It is called once, also after an interrupted
 // run or a failed Write, and does not give up on a cancelled ctx: an
 // interrupted run still gets its workbook.
-func (x *XLSX) Close(_ context.Context, s pipeline.Summary) error {
+func (x *XLSX) Close(ctx context.Context, s pipeline.Summary) error {
 	if x.f == nil {
 		return errors.New("xlsx output: Close without Open")
 	}
@@ -489,6 +494,7 @@ func (x *XLSX) Close(_ context.Context, s pipeline.Summary) error {
 	x.done = true
 	defer x.f.Close()      // removes the stream's temporary files
 	defer x.spool.remove() // and the Issues spool
+	defer x.changes.remove()
 
 	if x.failed != nil && s.Complete {
 		s.Complete = false
@@ -497,7 +503,7 @@ func (x *XLSX) Close(_ context.Context, s pipeline.Summary) error {
 	if s.Run.RunID == "" && s.Run.StartedAt.IsZero() {
 		s.Run = x.run
 	}
-	if err := x.finish(&s); err != nil {
+	if err := x.finish(context.WithoutCancel(ctx), &s); err != nil {
 		return fmt.Errorf("xlsx output %s: %w", x.path, err)
 	}
 	if err := x.save(incompleteReason(&s)); err != nil {
@@ -506,14 +512,21 @@ func (x *XLSX) Close(_ context.Context, s pipeline.Summary) error {
 	return x.failed
 }
 
-func (x *XLSX) finish(s *pipeline.Summary) error {
+func (x *XLSX) finish(ctx context.Context, s *pipeline.Summary) error {
 	if err := x.finishStream(x.users, len(x.cols), x.usersRows); err != nil {
 		return err
 	}
-	sheets := []string{SheetIssues, SheetRun}
+	sheets := []string{SheetIssues}
 	if s.Exceptions != nil {
-		sheets = []string{SheetIssues, SheetExceptions, SheetRun}
+		sheets = append(sheets, SheetExceptions)
 	}
+	if s.Changes != nil {
+		sheets = append(sheets, SheetChanges)
+	}
+	if len(s.Trend) > 0 {
+		sheets = append(sheets, SheetTrend)
+	}
+	sheets = append(sheets, SheetRun)
 	for _, name := range sheets {
 		if _, err := x.f.NewSheet(name); err != nil {
 			return err
@@ -527,8 +540,18 @@ func (x *XLSX) finish(s *pipeline.Summary) error {
 			return fmt.Errorf("exceptions sheet: %w", err)
 		}
 	}
+	if s.Changes != nil {
+		if err := x.writeChanges(ctx, s); err != nil {
+			return fmt.Errorf("changes sheet: %w", err)
+		}
+	}
 	if err := writeSummarySheet(x.f, &x.st, s, x.opt.MaskPII); err != nil {
 		return fmt.Errorf("summary sheet: %w", err)
+	}
+	if len(s.Trend) > 0 {
+		if err := writeTrendSheet(x.f, &x.st, s); err != nil {
+			return fmt.Errorf("trend sheet: %w", err)
+		}
 	}
 	if err := writeRunSheet(x.f, &x.st, s); err != nil {
 		return fmt.Errorf("run sheet: %w", err)

@@ -112,6 +112,10 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 	if w.err != nil {
 		return w.err
 	}
+	writeSummaryChanges(w, st, s)
+	if w.err != nil {
+		return w.err
+	}
 
 	if run.GroupBy != "" {
 		w.skip()

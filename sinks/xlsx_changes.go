@@ -1,0 +1,317 @@
+package sinks
+
+import (
+	"bufio"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/mfa-audit/mfa-audit/pipeline"
+)
+
+// SheetChanges lists every subject whose change since the baseline is not
+// "unchanged", left subjects included, new gaps first (SPEC 13).
+const SheetChanges = "Changes"
+
+// changeRecord is one spooled row of the Changes sheet: its text cells
+// (already masked) in changeColumns order, and the typed ones.
+type changeRecord struct {
+	Kind      uint8
+	Text      []string
+	Compliant uint8 // 0 null, 1 false, 2 true (gob drops a pointer to false)
+	Since     time.Time
+	Line      int64
+}
+
+func packBool(b *bool) uint8 {
+	switch {
+	case b == nil:
+		return 0
+	case *b:
+		return 2
+	}
+	return 1
+}
+
+// xlsxChanges spools the rows of the Changes sheet, one spool file per
+// change class so that the sheet can list them class by class (new gaps
+// first) however the results arrived.
+type xlsxChanges struct {
+	dir    string
+	mode   os.FileMode
+	textIx []int // columns of the Users layout shown as text: user_id, id_type, outcome, attributes
+	spools [len(changeOrder)]*recordSpool[changeRecord]
+}
+
+// changeOrder is the order of the classes on the sheet.
+var changeOrder = [...]pipeline.Change{
+	pipeline.ChangeNewGap, pipeline.ChangeWeakened, pipeline.ChangeUnknown, pipeline.ChangeLeft,
+	pipeline.ChangeJoined, pipeline.ChangeFixed, pipeline.ChangeStrengthened,
+}
+
+func changeSlot(c pipeline.Change) int {
+	for i, x := range changeOrder {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func newXLSXChanges(dir string, cols []Column, mode os.FileMode) *xlsxChanges {
+	c := &xlsxChanges{dir: dir, mode: mode}
+	for _, f := range []string{"user_id", "id_type", "outcome"} {
+		for i, col := range cols {
+			if col.Field == f {
+				c.textIx = append(c.textIx, i)
+			}
+		}
+	}
+	for i, col := range cols {
+		if col.Field == "attrs" {
+			c.textIx = append(c.textIx, i)
+		}
+	}
+	return c
+}
+
+// add spools r when it changed; text is its Users row, masked.
+func (c *xlsxChanges) add(r *pipeline.Result, text []string) error {
+	slot := changeSlot(r.Change)
+	if slot < 0 {
+		return nil // no baseline, or unchanged
+	}
+	if c.spools[slot] == nil {
+		s, err := newRecordSpool[changeRecord](c.dir, "changes", c.mode)
+		if err != nil {
+			return err
+		}
+		c.spools[slot] = s
+	}
+	rec := changeRecord{Kind: uint8(rowKindOf(r)), Compliant: packBool(r.Compliant), Since: r.NonCompliantSince, Line: r.Line}
+	rec.Text = make([]string, 0, 3+len(c.textIx))
+	rec.Text = append(rec.Text, string(r.Change), r.BaselineMFA, r.MFA)
+	for _, ix := range c.textIx {
+		rec.Text = append(rec.Text, text[ix])
+	}
+	return c.spools[slot].add(&rec)
+}
+
+func (c *xlsxChanges) remove() {
+	if c == nil {
+		return
+	}
+	for _, s := range c.spools {
+		s.remove()
+	}
+}
+
+// writeChanges streams the Changes sheet: the spooled classes in
+// changeOrder, the baseline's left subjects in their place (read from the
+// baseline again). The sheet was created by finish.
+func (x *XLSX) writeChanges(ctx context.Context, s *pipeline.Summary) error {
+	c := x.changes
+	header := []string{"change", "user_id", "id_type", "mfa_before", "mfa_now", "compliant", "non_compliant_since", "outcome"}
+	widths := []float64{14, 30, 12, 12, 12, 12, 20, 12}
+	for _, ix := range c.textIx[3:] {
+		header = append(header, x.cols[ix].Name)
+		widths = append(widths, x.widths[ix])
+	}
+	hcells := make([]any, len(header))
+	for i, h := range header {
+		hcells[i] = excelize.Cell{StyleID: x.st.header, Value: h}
+	}
+	sw, err := x.startStream(SheetChanges, hcells, widths)
+	if err != nil {
+		return err
+	}
+	cellBuf := make([]excelize.Cell, len(header))
+	row := make([]any, len(header))
+	n := 0
+	put := func(rec *changeRecord) error {
+		kind := rowKind(rec.Kind)
+		if kind >= rowKinds || len(rec.Text) != 3+len(c.textIx) {
+			return fmt.Errorf("changes spool: bad record")
+		}
+		text := x.st.text[kind]
+		// change, user_id, id_type, before, now, compliant, since, outcome, attrs...
+		vals := []any{rec.Text[0], rec.Text[3], rec.Text[4], rec.Text[1], rec.Text[2], nil, nil, rec.Text[5]}
+		if rec.Compliant != 0 {
+			vals[5] = rec.Compliant == 2
+		}
+		if !rec.Since.IsZero() {
+			vals[6] = rec.Since.UTC()
+		}
+		for _, t := range rec.Text[6:] {
+			vals = append(vals, t)
+		}
+		lines := 1
+		for i, v := range vals {
+			style := text
+			switch i {
+			case 5:
+				style = x.st.boolean[kind]
+			case 6:
+				style = x.st.day[kind]
+			}
+			if sv, ok := v.(string); ok {
+				if sv == "" {
+					v = nil
+				} else {
+					lines = max(lines, wrappedLines(sv, widths[i]))
+				}
+			}
+			cellBuf[i] = excelize.Cell{StyleID: style, Value: v}
+			row[i] = &cellBuf[i]
+		}
+		n++
+		cell, err := excelize.CoordinatesToCellName(1, n+1)
+		if err != nil {
+			return err
+		}
+		return sw.SetRow(cell, row, rowHeight(lines))
+	}
+	for slot, class := range changeOrder {
+		if class == pipeline.ChangeLeft {
+			err = s.Changes.Left(ctx, func(r pipeline.Result) error {
+				x.text = RunRow(r, x.run, x.text)
+				MaskRow(x.cols, x.text, x.opt.MaskPII)
+				rec := changeRecord{Kind: uint8(rowMuted)}
+				rec.Text = append(rec.Text, string(pipeline.ChangeLeft), r.BaselineMFA, "")
+				for _, ix := range c.textIx {
+					rec.Text = append(rec.Text, x.text[ix])
+				}
+				rec.Text[5] = "" // no outcome: not met by this run
+				return put(&rec)
+			})
+		} else if sp := c.spools[slot]; sp != nil {
+			err = sp.each(put)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return x.finishStream(sw, len(header), n)
+}
+
+// writeSummaryChanges adds the section on change since the baseline to the
+// Summary sheet: the baseline, coverage then and now and the difference,
+// and the number of subjects of each class.
+func writeSummaryChanges(w *streamRows, st *xlsxStyles, s *pipeline.Summary) {
+	c := s.Changes
+	if c == nil {
+		return
+	}
+	w.skip()
+	title := "Change since the baseline"
+	if !c.Recorded && !c.Baseline.DataAsOf.IsZero() {
+		title = "Change since " + c.Baseline.DataAsOf.UTC().Format("2006-01-02")
+	}
+	w.add(0, styled(st.section, title), styled(st.section, nil), styled(st.section, nil))
+	if c.Recorded {
+		w.add(0, styled(st.note, "As recorded with the stored results; the baseline is not known here (set AUDIT_BASELINE), so subjects who left are not counted."))
+	} else {
+		w.add(0, styled(st.label, "Baseline"), c.Baseline.Name())
+		w.add(0, styled(st.label, "Baseline data as of (UTC)"), styled(st.datetime, timeOrNil(c.Baseline.DataAsOf)))
+		if !c.Baseline.Complete {
+			w.add(0, styled(st.label, "Baseline incomplete"), styled(st.wrap, "yes: "+c.Baseline.Incomplete+" (changes against it are not final)"))
+		}
+		w.add(0, styled(st.label, "Coverage then"), styled(st.percent, shareCell(c.Then.CoverageShare())),
+			styled(st.note, shareCounts(c.Then.CoverageShare(), "compliant", "checked")))
+		w.add(0, styled(st.label, "Coverage now"), styled(st.percent, shareCell(s.CoverageShare())),
+			styled(st.note, shareCounts(s.CoverageShare(), "compliant", "checked")))
+		w.add(0, styled(st.label, "Difference"), styled(st.label, c.PointsText(s.Counts)))
+	}
+	w.add(0, styled(st.tableHeader, "Change"), styled(st.tableHeader, "Users"), styled(st.tableHeader, "Meaning"))
+	for _, class := range pipeline.ChangeClasses {
+		if class == pipeline.ChangeLeft && c.Recorded {
+			continue
+		}
+		w.add(0, styled(st.label, string(class)), styled(st.count, c.Count(class)), styled(st.note, ChangeMeaning(class)))
+	}
+}
+
+// ChangeMeaning says in words what a change class means.
+func ChangeMeaning(c pipeline.Change) string {
+	switch c {
+	case pipeline.ChangeNewGap:
+		return "compliant then, not now"
+	case pipeline.ChangeWeakened:
+		return "strong then, weak now (still compliant)"
+	case pipeline.ChangeUnknown:
+		return "not checked now, or unknown then"
+	case pipeline.ChangeLeft:
+		return "in the baseline, not in this run"
+	case pipeline.ChangeJoined:
+		return "checked now, absent or not found then"
+	case pipeline.ChangeFixed:
+		return "not compliant then, compliant now"
+	case pipeline.ChangeStrengthened:
+		return "weak then, strong now"
+	case pipeline.ChangeUnchanged:
+		return "same standing as then"
+	}
+	return ""
+}
+
+// recordSpool keeps records of type T in a temporary file (gob) until they
+// are read back in order.
+type recordSpool[T any] struct {
+	file *os.File
+	buf  *bufio.Writer
+	enc  *gob.Encoder
+	n    int
+}
+
+func newRecordSpool[T any](dir, name string, mode os.FileMode) (*recordSpool[T], error) {
+	f, err := createTemp(dir, ".mfa-audit-"+name+"-*", mode)
+	if err != nil {
+		return nil, err
+	}
+	// Used only through f: unlinked at once, so a process killed outright
+	// leaves no spool behind.
+	os.Remove(f.Name())
+	s := &recordSpool[T]{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
+	s.enc = gob.NewEncoder(s.buf)
+	return s, nil
+}
+
+func (s *recordSpool[T]) add(rec *T) error {
+	s.n++
+	return s.enc.Encode(rec)
+}
+
+// each calls fn for every record, in order.
+func (s *recordSpool[T]) each(fn func(*T) error) error {
+	if err := s.buf.Flush(); err != nil {
+		return err
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(s.file, 64<<10))
+	for range s.n {
+		var rec T
+		if err := dec.Decode(&rec); err != nil {
+			return fmt.Errorf("reading the spool: %w", err)
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove closes and deletes the spool file; nil-safe.
+func (s *recordSpool[T]) remove() {
+	if s == nil || s.file == nil {
+		return
+	}
+	s.file.Close()
+	s.file = nil
+}
