@@ -530,7 +530,6 @@ var reportTemplate = template.Must(template.New(templates.ReportHTML).Funcs(temp
 		}
 		return template.HTML(strings.Join(parts, "_<wbr>"))
 	},
-	"add64": func(a, b int) int { return a + b },
 	"add": func(ns ...int64) int64 {
 		var t int64
 		for _, n := range ns {

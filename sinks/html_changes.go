@@ -145,6 +145,11 @@ type lineChart struct {
 	Width, Height int
 	Left, Right   int // plot area, x
 	Top, Bottom   int // plot area, y
+	LabelX        int // right edge of the y-axis labels
+	TickY         int // baseline of the x-axis labels
+	LegendX1      int // legend line, from
+	LegendX2      int // to
+	LegendTextX   int
 	Grid          []gridLine
 	Series        []lineSeries
 	Ticks         []xTick
@@ -154,8 +159,8 @@ type lineChart struct {
 }
 
 type gridLine struct {
-	Y     int
-	Label string
+	Y, TextY int
+	Label    string
 }
 
 type lineSeries struct {
@@ -163,6 +168,7 @@ type lineSeries struct {
 	Path        string // polyline points "x,y x,y"
 	Dots        []dot
 	LegendY     int
+	LegendTextY int
 }
 
 type dot struct{ X, Y float64 }
@@ -182,11 +188,14 @@ func newTrendChart(points []pipeline.TrendPoint) *lineChart {
 		return nil
 	}
 	ch := &lineChart{Width: 900, Height: 300, Left: 60, Right: 720, Top: 16, Bottom: 250, Points: points}
+	ch.LabelX, ch.TickY = ch.Left-8, ch.Bottom+22
+	ch.LegendX1, ch.LegendX2, ch.LegendTextX = ch.Right+24, ch.Right+52, ch.Right+60
 	yOf := func(f float64) float64 {
 		return round1(float64(ch.Bottom) - f*float64(ch.Bottom-ch.Top))
 	}
 	for p := 0; p <= 100; p += 25 {
-		ch.Grid = append(ch.Grid, gridLine{Y: int(yOf(float64(p) / 100)), Label: fmt.Sprintf("%d%%", p)})
+		y := int(yOf(float64(p) / 100))
+		ch.Grid = append(ch.Grid, gridLine{Y: y, TextY: y + 4, Label: fmt.Sprintf("%d%%", p)})
 	}
 	xOf := func(i int) float64 {
 		if len(points) == 1 {
@@ -194,8 +203,8 @@ func newTrendChart(points []pipeline.TrendPoint) *lineChart {
 		}
 		return round1(float64(ch.Left) + float64(i)*float64(ch.Right-ch.Left)/float64(len(points)-1))
 	}
-	cov := lineSeries{Name: "Coverage", Class: "coverage", LegendY: 40}
-	comp := lineSeries{Name: "Completeness", Class: "completeness", LegendY: 66}
+	cov := lineSeries{Name: "Coverage", Class: "coverage", LegendY: 40, LegendTextY: 45}
+	comp := lineSeries{Name: "Completeness", Class: "completeness", LegendY: 66, LegendTextY: 71}
 	var desc []string
 	for i, p := range points {
 		x := xOf(i)
