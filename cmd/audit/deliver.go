@@ -456,6 +456,9 @@ func (f *finisher) buildManifest(ctx context.Context, in finishInputs, code int)
 	if f.command == "report" {
 		m.APIHost = ""
 	}
+	if e := s.Exceptions; e != nil && e.SHA256 != "" && m.Exceptions != nil {
+		m.Exceptions.SHA256 = e.SHA256 // the bytes that were validated
+	}
 	if f.input != nil {
 		sum, n := f.input.Sum()
 		m.Source.SHA256, m.Source.Bytes = sum, evidence.Int64(n)
@@ -532,6 +535,14 @@ func runMetrics(cfg *Config, s *pipeline.Summary, st genauth.Stats, code int) de
 	}
 	if v, ok := s.CompletenessShare().Fraction(); ok {
 		m.Completeness = &v
+	}
+	if ch := s.Changes; ch != nil && !ch.Recorded {
+		n := ch.Count(pipeline.ChangeNewGap)
+		m.NewGaps = &n
+	}
+	if e := s.Exceptions; e != nil {
+		m.Exceptions = map[string]int64{"active": e.Active, "expiring": e.Expiring, "expired": e.Expired,
+			"unneeded": e.Unneeded, "stale": e.Stale}
 	}
 	if cfg.shard.Sharded() {
 		m.Grouping = map[string]string{"shard": strconv.Itoa(cfg.shard.Index)}
