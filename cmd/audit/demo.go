@@ -9,6 +9,7 @@ import (
 
 	"github.com/mfa-audit/mfa-audit/demo"
 	"github.com/mfa-audit/mfa-audit/genauth/genauthtest"
+	"github.com/mfa-audit/mfa-audit/internal/progress"
 )
 
 // demo is `audit demo [--out DIR]`: the real job against the built-in fake
@@ -51,7 +52,7 @@ func (e *cmdEnv) demo(args []string) int {
 		"AUDIT_CONCURRENCY=16",
 		"AUDIT_RATE=400",
 		"AUDIT_GROUP_BY=department",
-		"AUDIT_PROGRESS=never",
+		"AUDIT_PROGRESS=auto", // a bar and the summary for people on a terminal
 	}
 	cfg, problems, err := loadConfig("run", flag.NewFlagSet("demo", flag.ContinueOnError), nil, environ)
 	if err != nil || len(problems) > 0 { // a bug in the lines above, not the user's
@@ -72,6 +73,11 @@ func (e *cmdEnv) demo(args []string) int {
 		exceptionsName: "demo exceptions register (embedded)",
 	}
 	code := j.execute(ctx, nil)
+	if progress.IsTerminal(e.stderr) { // the summary for people listed the reports there
+		fmt.Fprintln(e.stderr, "This was the demo: the embedded sample against the built-in fake GenAuth server.")
+		fmt.Fprintln(e.stderr, "Open the .html in a browser and the .xlsx in Excel or LibreOffice.")
+		return code
+	}
 	fmt.Fprintln(e.stdout, "\nThe demo audited the embedded sample against the built-in fake GenAuth server. Reports:")
 	for _, f := range files {
 		abs, _ := filepath.Abs(f)

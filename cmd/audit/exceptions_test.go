@@ -356,7 +356,7 @@ func TestPrintFinishWithExceptions(t *testing.T) {
 	s.OK, s.Compliant, s.NonCompliant, s.Excepted = 10, 6, 4, 1
 	s.Exceptions = &pipeline.ExceptionReport{Expired: 2, Expiring: 1, Stale: 3, WarnDays: 30}
 	var b strings.Builder
-	printFinish(&b, 200, &Config{FailUnder: 90}, s, exitBelowFloor)
+	printFinish(&b, 200, &Config{FailUnder: 90}, s, exitBelowFloor, "run")
 	for _, want := range []string{
 		"BELOW POLICY: coverage with exceptions 70.0% is under AUDIT_FAIL_UNDER 90 %",
 		"exceptions    70.0% with exceptions  (1 excepted; 2 expired, 1 expiring within 30 days, 3 stale)",

@@ -11,11 +11,11 @@ import (
 	"github.com/mfa-audit/mfa-audit/pipeline"
 )
 
-// printFinish is the end of a run on a terminal, for people: the verdict,
+// printFinish is the end of a run (or report, cmd) on a terminal, for people: the verdict,
 // the headline figures, every report with its path and what to do next
 // (SPEC 12), in lines of at most width columns (paths excepted). The log's
 // last lines say the same for machines.
-func printFinish(w io.Writer, width int, cfg *Config, s *pipeline.Summary, code int) {
+func printFinish(w io.Writer, width int, cfg *Config, s *pipeline.Summary, code int, cmd string) {
 	var b strings.Builder
 	say := func(format string, a ...any) { b.WriteString(wrap(fmt.Sprintf(format, a...), width, "  ")) }
 	switch caveat := s.Caveat(); {
@@ -25,7 +25,11 @@ func printFinish(w io.Writer, width int, cfg *Config, s *pipeline.Summary, code 
 		}
 		say("MFA audit NOT COMPLETE. %s", strings.TrimPrefix(caveat, "INCOMPLETE RUN: "))
 	case code == exitBelowFloor:
-		say("MFA audit complete, BELOW POLICY: %s is under AUDIT_FAIL_UNDER %v %%.", judgedCoverageText(s), cfg.FailUnder)
+		if cfg.FailUnder > 0 && judgedCoverage(s) < cfg.FailUnder {
+			say("MFA audit complete, BELOW POLICY: %s is under AUDIT_FAIL_UNDER %v %%.", judgedCoverageText(s), cfg.FailUnder)
+		} else {
+			say("MFA audit complete, BELOW POLICY: %d new gap(s) since the baseline, and AUDIT_FAIL_ON_NEW_GAPS is set.", newGaps(s))
+		}
 	case caveat != "":
 		say("MFA audit complete, with a caveat: %s", caveat)
 	default:
@@ -49,7 +53,7 @@ func printFinish(w io.Writer, width int, cfg *Config, s *pipeline.Summary, code 
 	}
 	if !s.Complete {
 		say("Each file written has a .incomplete marker beside it saying why.")
-		if resumable(cfg) {
+		if cmd == "run" && resumable(cfg) {
 			say("To finish this run, run again with AUDIT_RUN_ID=%s: subjects already answered are not asked again.", cfg.RunID)
 		}
 	} else if s.NonCompliant > 0 && (hasOutput(cfg, "xlsx") || hasOutput(cfg, "html")) {
@@ -102,6 +106,10 @@ func outputsShown(cfg *Config) []string {
 			continue
 		}
 		p := o.path
+		if strings.Contains(p, "://") { // s3://bucket/key and the like
+			out = append(out, redact.URL(p))
+			continue
+		}
 		if abs, err := filepath.Abs(p); err == nil {
 			p = abs
 		}

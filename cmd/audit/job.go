@@ -262,8 +262,8 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	code = fin.finish(ctx, in)
 	logSummary(j.log, &sum, client.Stats(), code, runErr)
 	logOutputs(j.log, cfg)
-	if disp.Bar() {
-		printFinish(j.stderr, progress.Width(j.stderr)-1, cfg, &sum, code)
+	if disp.Bar() || progress.IsTerminal(j.stderr) {
+		printFinish(j.stderr, progress.Width(j.stderr)-1, cfg, &sum, code, "run")
 	}
 	return code
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mfa-audit/mfa-audit/delivery"
+	"github.com/mfa-audit/mfa-audit/internal/progress"
 	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 	"github.com/mfa-audit/mfa-audit/sources"
@@ -111,6 +112,10 @@ func (e *cmdEnv) report(args []string) int {
 	log.Info("report written", append(attrs, "took", time.Since(start).Round(time.Millisecond).String(), "exit_code", code)...)
 	if !sum.Complete {
 		log.Error("the stored run is incomplete; the reports say so", "reason", sum.Incomplete)
+	}
+	logOutputs(log, cfg)
+	if progress.IsTerminal(e.stderr) {
+		printFinish(e.stderr, progress.Width(e.stderr)-1, cfg, &sum, code, "report")
 	}
 	return code
 }

@@ -331,6 +331,9 @@ func (r *rater) observe(now time.Time, count int64) float64 {
 	return r.rate
 }
 
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool { return isTerminal(w) }
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
