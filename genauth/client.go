@@ -65,6 +65,7 @@ type Client struct {
 	int64N func(int64) int64
 
 	requests, retried, throttled, exchanges, inFlight atomic.Int64
+	fake                                              atomic.Bool // an answer came from the built-in fake
 }
 
 // New checks cfg, applies its defaults and returns a Client. It makes no
@@ -545,6 +546,7 @@ func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answ
 		return answer{err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
+	c.noteFake(resp.Header)
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	ans := answer{status: resp.StatusCode, header: resp.Header, body: b}
 	switch {

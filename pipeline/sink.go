@@ -26,6 +26,9 @@ type RunInfo struct {
 	// Evidence, when set, ties printed reports to the run's evidence
 	// manifest (SPEC 15); sinks read it at Close.
 	Evidence *Evidence
+	// FakeAPI is true when the answers came from the built-in fake GenAuth
+	// server: the reports say FAKE API at their top (SPEC 10).
+	FakeAPI bool
 }
 
 // Evidence is what a printed page shows to be tied to its evidence: the

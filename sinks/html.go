@@ -412,6 +412,8 @@ type htmlReport struct {
 	RunID  string // for the printed pages' footer
 	Status status
 	Final  bool // coverage is final: complete and nothing unknown
+	// FakeAPI: the answers came from the built-in fake (a FAKE API banner).
+	FakeAPI bool
 
 	Policy     string
 	StartedAt  string
@@ -469,6 +471,7 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		StartedAt:        formatTime(run.StartedAt),
 		FinishedAt:       formatTime(s.FinishedAt),
 		Host:             redactValue(run.Host),
+		FakeAPI:          run.FakeAPI,
 		Source:           redactValue(run.Source),
 		Masked:           h.opt.MaskPII,
 		C:                s.Counts,

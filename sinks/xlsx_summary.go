@@ -35,6 +35,12 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 	const lastCol = 10
 
 	w.add(28, styled(st.title, "MFA coverage audit"))
+	if run.FakeAPI {
+		w.add(34, styled(st.banner[statusIndex("incomplete")], "FAKE API: not a real user pool"))
+		w.merge(1, lastCol)
+		w.add(32, styled(st.bannerDetail, "Every answer came from the built-in fake GenAuth server (the demo or audit fake-genauth, at "+redactValue(run.Host)+"). It says nothing about any real user's MFA."))
+		w.merge(1, lastCol)
+	}
 	w.add(34, styled(st.banner[statusIndex(stat.Class)], stat.Headline))
 	w.merge(1, lastCol)
 	w.add(32, styled(st.bannerDetail, stat.Detail))

@@ -14,12 +14,17 @@ import (
 // and, for any other well-formed id, a synthesized user.
 func (e *cmdEnv) fakeGenAuth(args []string) int {
 	fs := flag.NewFlagSet("audit fake-genauth", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless --allow-remote)")
+	allowRemote := fs.Bool("allow-remote", false, "allow an --addr that other machines can reach")
 	faults := fs.String("faults", "", `fault switches, e.g. "latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,malformed=0.01,body500=0.01,mixed=true,ttl=60s,maxrps=100"`)
 	poolID := fs.String("pool-id", genauthtest.DefaultPoolID, "accepted GENAUTH_ACCESS_KEY_ID")
 	secret := fs.String("secret", genauthtest.DefaultSecret, "accepted GENAUTH_ACCESS_KEY_SECRET")
 	if code, done := e.helpOrUsageError("fake-genauth", fs, parseFlags(fs, args), nil); done {
 		return code
+	}
+	if err := checkFakeAddr(*addr, *allowRemote); err != nil {
+		fmt.Fprintln(e.stderr, "audit fake-genauth:", err)
+		return exitUsage
 	}
 	f, err := genauthtest.ParseFaults(*faults)
 	if err != nil {
@@ -35,7 +40,7 @@ func (e *cmdEnv) fakeGenAuth(args []string) int {
 		return exitUsage
 	}
 	defer srv.Close()
-	log.Info("fake GenAuth API serving", "url", srv.URL, "pool_id", srv.PoolID, "faults", f.String(),
+	log.Info("FAKE GenAuth API serving: not a real user pool; runs against it say FAKE API", "url", srv.URL, "pool_id", srv.PoolID, "faults", f.String(),
 		"try", "GENAUTH_HOST="+srv.URL+" GENAUTH_ACCESS_KEY_ID="+srv.PoolID+" GENAUTH_ACCESS_KEY_SECRET=... audit run")
 	ctx, stop := signalContext()
 	defer stop()

@@ -229,6 +229,10 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		Shard:     cfg.shard,
 		Config:    cfg.public(),
 		Evidence:  fin.evidence(),
+		FakeAPI:   client.FakeAPI(),
+	}
+	if run.FakeAPI {
+		j.log.Warn("FAKE API: "+cfg.Host+" is the built-in fake GenAuth server; these answers say nothing about a real user pool", "fake_api", true)
 	}
 	judge := j.exceptionsJudge(register, &run)
 	disp.Start()
@@ -469,6 +473,7 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 	dur := s.FinishedAt.Sub(s.Run.StartedAt)
 	attrs := []any{
 		"run_id", s.Run.RunID, "complete", s.Complete, "exit_code", code,
+		"api", apiWord(s.Run.FakeAPI),
 		"rows_read", s.RowsRead, "unique", s.Unique, "duplicates", s.Duplicates,
 		"ok", s.OK, "not_found", s.NotFound, "invalid", s.Invalid, "unknown", s.Error,
 		"compliant", s.Compliant, "non_compliant", s.NonCompliant,
@@ -542,4 +547,12 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// apiWord names what answered the run in its last log line.
+func apiWord(fake bool) string {
+	if fake {
+		return "FAKE API"
+	}
+	return "GenAuth"
 }

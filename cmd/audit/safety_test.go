@@ -234,3 +234,57 @@ func TestUnreachablePostgresIsAnOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestFakeListensOnLoopbackOnly: audit fake-genauth refuses an address
+// other machines can reach unless --allow-remote is given.
+func TestFakeListensOnLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0", "example.com:0"} {
+		code, log := runAuditIn(t, t.TempDir(), "022", nil, "fake-genauth", "--addr", addr)
+		if code != 2 || !strings.Contains(log, "--allow-remote") {
+			t.Errorf("--addr %s: exit %d\n%s", addr, code, log)
+		}
+	}
+	for addr, allow := range map[string]bool{"127.0.0.1:8080": false, "localhost:1": false, "[::1]:1": false, "0.0.0.0:8080": true} {
+		if err := checkFakeAddr(addr, allow); err != nil {
+			t.Errorf("%s (allow-remote %v): %v", addr, allow, err)
+		}
+	}
+}
+
+// TestFakeAPIIsSaid: a run answered by the built-in fake says FAKE API in
+// its log, the HTML banner and the workbook's Summary; a run against
+// another server never does.
+func TestFakeAPIIsSaid(t *testing.T) {
+	fake := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer fake.Close()
+	other := hostileServer(t, false, false)
+	csvPath, _ := messyCSV(t, 30, 8)
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want bool
+	}{
+		{"the fake", serverEnv(fake), true},
+		{"another server", []string{"GENAUTH_HOST=" + other.URL, "GENAUTH_ACCESS_KEY_ID=pool", "GENAUTH_ACCESS_KEY_SECRET=" + hostileSecret}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			code, log := runAuditIn(t, dir, "022", append(tc.env, "AUDIT_SOURCE="+csvPath, "AUDIT_RATE=0",
+				"AUDIT_MAX_UNKNOWN=100", "AUDIT_OUTPUT=r.xlsx,r.html"), "run")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, tail(log, 2000))
+			}
+			for name, text := range map[string]string{"log": log, "r.html": fileText(t, filepath.Join(dir, "r.html")), "r.xlsx": fileText(t, filepath.Join(dir, "r.xlsx"))} {
+				if got := strings.Contains(text, "FAKE API"); got != tc.want {
+					t.Errorf("%s says FAKE API: %v, want %v", name, got, tc.want)
+				}
+			}
+		})
+	}
+	// The demo too.
+	dir := t.TempDir()
+	code, log := runAuditIn(t, dir, "022", nil, "demo", "--out", dir)
+	if code != 0 || !strings.Contains(log, "FAKE API") || !strings.Contains(fileText(t, filepath.Join(dir, "mfa-audit.html")), "FAKE API") {
+		t.Errorf("demo: exit %d, or no FAKE API\n%s", code, tail(log, 2000))
+	}
+}

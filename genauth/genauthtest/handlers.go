@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mfa-audit/mfa-audit/genauth"
 )
 
 // The endpoints.
@@ -38,12 +40,17 @@ var (
 )
 
 // serveHTTP routes by exact path.
+var fakeHeader = []string{genauth.FakeValue}
+
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	if s.ctx.Err() != nil { // closing
 		panic(http.ErrAbortHandler)
 	}
+	// Every answer says it comes from the fake, so a run against it says
+	// FAKE API in its reports.
+	w.Header()[genauth.FakeHeader] = fakeHeader
 	switch r.URL.Path {
 	case PathMFAInfo:
 		s.handleMFA(w, r)
