@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -93,6 +94,13 @@ func messyCSV(t *testing.T, n int, seed uint64) (string, []subjectKey) {
 			id = fmt.Sprintf("wechat:o_%d", i)
 		case "sync_relation":
 			id = fmt.Sprintf("lark:ou_%d", i)
+		case "user_id", "":
+			// GenAuth ids are 24 hex characters; now and then one of
+			// another shape, which the API (and the fake) do not find.
+			id = fmt.Sprintf("%08x%016x", i, r.Uint64())
+			if r.IntN(40) == 0 {
+				id = fmt.Sprintf("u%06d", i)
+			}
 		default:
 			id = fmt.Sprintf("u%06d", i)
 		}
@@ -120,6 +128,9 @@ func csvQuote(s string) string {
 	return s
 }
 
+// genAuthID is the shape of a GenAuth user id.
+var genAuthID = regexp.MustCompile(`^[0-9a-fA-F]{24}$`)
+
 // expected is the truth for a subject under a Synthesize server.
 func expected(k subjectKey) string {
 	switch {
@@ -127,6 +138,8 @@ func expected(k subjectKey) string {
 		return "invalid"
 	case !genauthtest.WellFormed(k.typ, k.id):
 		return "invalid"
+	case k.typ == "user_id" && !genAuthID.MatchString(k.id):
+		return "not_found" // as the real API answers
 	}
 	found, _, _, _, _ := genauthtest.SynthesizedState(k.typ, k.id)
 	if !found {

@@ -20,7 +20,7 @@ func BenchmarkMFAInfo(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			q := url.Values{"userId": {fmt.Sprint("user-", n.Add(1))}, "userIdType": {"user_id"}}
+			q := url.Values{"userId": {fmt.Sprintf("%024x", n.Add(1))}, "userIdType": {"user_id"}}
 			req, _ := http.NewRequest(http.MethodGet, s.URL+PathMFAInfo+"?"+q.Encode(), nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("x-authing-userpool-id", s.PoolID)
@@ -47,7 +47,7 @@ func BenchmarkHandler(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		w := &discardWriter{h: http.Header{}}
 		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodGet, PathMFAInfo+"?userId=u"+fmt.Sprint(n.Add(1)), nil)
+			req, _ := http.NewRequest(http.MethodGet, PathMFAInfo+"?userId="+fmt.Sprintf("%024x", n.Add(1)), nil)
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("x-authing-userpool-id", s.PoolID)
 			req.Header.Set("x-genauth-userpool-id", s.PoolID)

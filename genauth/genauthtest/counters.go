@@ -24,7 +24,7 @@ type Counters struct {
 	InFlight, MaxInFlight int64
 
 	// Answered is the number of subjects given a final answer (body
-	// statusCode 200, 404 or 400) at least once; AnsweredTwice the number
+	// statusCode 200, 404 or 400, or a refusal switch's answer) at least once; AnsweredTwice the number
 	// given one more than once; Answers the final answers in total.
 	Answered, AnsweredTwice, Answers int64
 	// Final answers by kind.
@@ -33,6 +33,9 @@ type Counters struct {
 	// Unauthorized counts 401 answers (body or HTTP); Forbidden the calls
 	// with missing or wrong x-*-userpool-id headers; MethodNotAllowed 405s.
 	Unauthorized, Forbidden, MethodNotAllowed int64
+	// Refusal switches: Denied counts permission errors (Faults.Forbidden,
+	// Faults.ForbiddenRate), EndpointMissing the HTML 404s (Faults.HTML404).
+	Denied, EndpointMissing int64
 
 	// Faults injected: Throttled counts every 429 (HTTP, body and MaxRPS),
 	// RateLimited the MaxRPS ones alone; ServerErrors counts HTTP 5xx and
@@ -49,6 +52,7 @@ type counters struct {
 	unauthorized, forbidden, methodNotAllowed   atomic.Int64
 	throttled, rateLimited, serverErrors        atomic.Int64
 	resets, malformed, slow                     atomic.Int64
+	denied, endpointMissing                     atomic.Int64
 }
 
 func (c *counters) all() []*atomic.Int64 {
@@ -61,6 +65,7 @@ func (c *counters) all() []*atomic.Int64 {
 		&c.unauthorized, &c.forbidden, &c.methodNotAllowed,
 		&c.throttled, &c.rateLimited, &c.serverErrors,
 		&c.resets, &c.malformed, &c.slow,
+		&c.denied, &c.endpointMissing,
 	}
 }
 
@@ -98,6 +103,8 @@ func (s *Server) Counters() Counters {
 		Invalid:          c.invalid.Load(),
 		Unauthorized:     c.unauthorized.Load(),
 		Forbidden:        c.forbidden.Load(),
+		Denied:           c.denied.Load(),
+		EndpointMissing:  c.endpointMissing.Load(),
 		MethodNotAllowed: c.methodNotAllowed.Load(),
 		Throttled:        c.throttled.Load(),
 		RateLimited:      c.rateLimited.Load(),
@@ -110,7 +117,7 @@ func (s *Server) Counters() Counters {
 
 // ResetCounters zeroes the counters (InFlight excepted: it tracks calls
 // still running; MaxInFlight restarts from it) and forgets every subject's
-// attempts and answers, so the FaultAttempts budget starts afresh. Tokens
+// attempts and answers, so fault draws start as on a new server. Tokens
 // stay valid.
 func (s *Server) ResetCounters() {
 	c := &s.ctrs
@@ -164,7 +171,8 @@ func subjectHash(idType, userID string) uint64 {
 const numShards = 128
 
 type subjectState struct {
-	attempts uint32
+	attempts uint32 // every attempt ever: fault draws depend on it
+	streak   uint32 // attempts since the last final answer: the FaultAttempts window
 	answers  uint32
 	name     string // SubjectKey, when names are kept
 }
@@ -190,19 +198,33 @@ func (t *subjectTable) init(keepNames bool) {
 func (t *subjectTable) shard(h uint64) *subjectShard { return &t.shards[(h>>32^h)%numShards] }
 
 // attempt records one more attempt of a subject and returns how many came
-// before it.
-func (t *subjectTable) attempt(h uint64, idType, userID string) uint32 {
+// before it in all, and since its last final answer (or settle).
+func (t *subjectTable) attempt(h uint64, idType, userID string) (n, streak uint32) {
 	sh := t.shard(h)
 	sh.mu.Lock()
 	st, ok := sh.m[h]
 	if !ok && t.keepNames {
 		st.name = SubjectKey(idType, userID)
 	}
-	n := st.attempts
+	n, streak = st.attempts, st.streak
 	st.attempts++
+	st.streak++
 	sh.m[h] = st
 	sh.mu.Unlock()
-	return n
+	return n, streak
+}
+
+// settle ends a subject's streak of attempts without counting an answer
+// (a list-users page or a token served): the next attempt may meet faults
+// again.
+func (t *subjectTable) settle(h uint64) {
+	sh := t.shard(h)
+	sh.mu.Lock()
+	if st, ok := sh.m[h]; ok {
+		st.streak = 0
+		sh.m[h] = st
+	}
+	sh.mu.Unlock()
 }
 
 // answer records one more final answer and returns how many there are now.
@@ -214,6 +236,7 @@ func (t *subjectTable) answer(h uint64, idType, userID string) uint32 {
 		st.name = SubjectKey(idType, userID)
 	}
 	st.answers++
+	st.streak = 0
 	n := st.answers
 	sh.m[h] = st
 	sh.mu.Unlock()

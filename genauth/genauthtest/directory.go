@@ -110,12 +110,17 @@ func phoneOK(s string) bool {
 }
 
 // SynthesizedState is the answer a Server with Options.Synthesize gives for
-// a well-formed (idType, userID) that is not in its directory. It is derived
-// from an FNV-1a hash of idType, a NUL byte and userID: about 4 % of ids are
-// not found; of the others about 55 % have TOTP bound, 10 % face, 30 % SMS
-// and 20 % e-mail, independently. Synthesized users always report all four
-// factors. Tests use it to compute the expected outcome of any id.
+// a well-formed (idType, userID) that is not in its directory. A user_id
+// that is not shaped like a GenAuth id (IsGenAuthID) is not found, as the
+// real API answers. Otherwise the state is derived from an FNV-1a hash of
+// idType, a NUL byte and userID: about 4 % of ids are not found; of the
+// others about 55 % have TOTP bound, 10 % face, 30 % SMS and 20 % e-mail,
+// independently. Synthesized users always report all four factors. Tests
+// use it to compute the expected outcome of any id.
 func SynthesizedState(idType, userID string) (found, totp, face, sms, email bool) {
+	if idType == "user_id" && !IsGenAuthID(userID) {
+		return false, false, false, false, false
+	}
 	return synthesized(subjectHash(idType, userID))
 }
 

@@ -13,10 +13,16 @@ import (
 // Faults are the fault switches of a Server. Rates are shares of attempts in
 // [0, 1]; they are exclusive and drawn in the order listed (throttle,
 // body429, 5xx, body500, reset, malformed, slow), so together they should
-// not exceed 1. Faults hit only a subject's first Options.FaultAttempts
-// attempts (MaxRPS excepted). They hit list-users too, a "subject" there
-// being one (page, limit), but never the token endpoint unless TokenFaults
-// is set. The zero value injects nothing.
+// not exceed 1. Every request draws afresh (a second run against the same
+// server meets faults too), but faults hit at most Options.FaultAttempts
+// attempts of a subject in a row before it gets a final answer (MaxRPS
+// excepted). They hit list-users too, a "subject" there being one (page,
+// limit), but never the token endpoint unless TokenFaults is set.
+//
+// The refusal switches (Forbidden, ForbiddenRate, HTML404) are not
+// transient: they are final answers to get-user-mfa-info, as a key
+// without permission or a wrong path prefix gives, and are not bounded by
+// FaultAttempts. The zero value injects nothing.
 type Faults struct {
 	// Latency delays every get-user-mfa-info and list-users call (the wait
 	// ends early when the client goes away).
@@ -62,6 +68,16 @@ type Faults struct {
 	// TokenFaults applies Latency, MaxRPS and the rates to
 	// get-management-token as well.
 	TokenFaults bool
+
+	// Forbidden answers every get-user-mfa-info call with HTTP 200, body
+	// statusCode 403 and apiCode 1636, as for an access key without the
+	// permission. ForbiddenRate does so for that share of calls, drawn per
+	// request (scattered 403s in a healthy run).
+	Forbidden     bool
+	ForbiddenRate float64
+	// HTML404 answers every get-user-mfa-info call with HTTP 404 and an
+	// HTML page, as a proxy in front of a wrong path prefix does.
+	HTML404 bool
 }
 
 const defaultSlowDelay = 30 * time.Second
@@ -148,12 +164,15 @@ func (f Faults) Validate() error {
 	}{
 		{"throttle", f.ThrottleRate}, {"body429", f.BodyThrottleRate}, {"5xx", f.ServerErrorRate},
 		{"body500", f.Body500Rate}, {"reset", f.ResetRate}, {"malformed", f.MalformedRate}, {"slow", f.SlowRate},
+		{"403", f.ForbiddenRate},
 	} {
 		if math.IsNaN(r.rate) || r.rate < 0 || r.rate > 1 {
 			errs = append(errs, fmt.Errorf("fault %q: rate %v is not between 0 and 1", r.key, r.rate))
 			continue
 		}
-		sum += r.rate
+		if r.key != "403" { // drawn on its own
+			sum += r.rate
+		}
 	}
 	if sum > 1+1e-9 {
 		errs = append(errs, fmt.Errorf("fault rates add up to %.4g, more than 1", sum))
@@ -176,14 +195,18 @@ func (f Faults) Validate() error {
 
 // faultKeys documents the ParseFaults keys, in String's order.
 const faultKeys = "latency, throttle, retryafter, body429, 5xx, body500, reset, malformed, slow, slowdelay, " +
-	"bool, mixed, ttl, http401, maxrps, tokenfaults"
+	"bool, mixed, ttl, http401, maxrps, tokenfaults, forbidden, 403, html404"
 
 // ParseFaults parses the compact form used by flags and the environment:
 // comma-separated key=value pairs, e.g.
 //
 //	latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,
 //	malformed=0.01,body500=0.01,bool=true,mixed=true,ttl=3s,http401=false,
-//	maxrps=100,retryafter=1
+//	maxrps=100,retryafter=1,403=0.02
+//
+// and the refusal switches forbidden (every MFA call a permission error,
+// apiCode 1636), 403=RATE (that share of MFA calls) and html404 (every MFA
+// call an HTML 404 page).
 //
 // Rates are numbers in [0, 1]; durations use Go syntax ("20ms"), except
 // retryafter, which also takes plain seconds; slow takes "rate" or
@@ -217,7 +240,7 @@ func ParseFaults(spec string) (Faults, error) {
 func (f *Faults) set(key, val string, hasVal bool) error {
 	if !hasVal {
 		switch key {
-		case "bool", "mixed", "http401", "tokenfaults":
+		case "bool", "mixed", "http401", "tokenfaults", "forbidden", "html404":
 			val = "true"
 		default:
 			if !knownFaultKey(key) {
@@ -268,6 +291,12 @@ func (f *Faults) set(key, val string, hasVal bool) error {
 		}
 	case "tokenfaults":
 		f.TokenFaults, err = parseBool(val)
+	case "forbidden":
+		f.Forbidden, err = parseBool(val)
+	case "403":
+		f.ForbiddenRate, err = parseRate(val)
+	case "html404":
+		f.HTML404, err = parseBool(val)
 	default:
 		return fmt.Errorf("unknown key (known: %s)", faultKeys)
 	}
@@ -366,6 +395,13 @@ func (f Faults) String() string {
 	if f.TokenFaults {
 		add("tokenfaults", "true")
 	}
+	if f.Forbidden {
+		add("forbidden", "true")
+	}
+	rate("403", f.ForbiddenRate)
+	if f.HTML404 {
+		add("html404", "true")
+	}
 	return strings.Join(parts, ",")
 }
 
@@ -374,11 +410,14 @@ const (
 	saltFault   = 1
 	saltVariant = 2
 	saltMixed   = 3
+	// saltForbidden draws Faults.ForbiddenRate.
+	saltForbidden = 4
 )
 
 // draw is a uniform number in [0, 1) that depends only on the seed, the
-// subject hash, the attempt number and the salt: the same run draws the
-// same faults whatever the scheduling.
+// subject hash, the attempt number (counted since the server started) and
+// the salt: a fresh server draws the same faults for the same run whatever
+// the scheduling, and a later run draws anew.
 func (s *Server) draw(subject uint64, attempt uint32, salt uint64) float64 {
 	x := uint64(s.opts.Seed) ^ mix(subject+uint64(attempt)*0x9e3779b97f4a7c15) ^ salt*0xd1b54a32d192ed03
 	return unit(mix(x))

@@ -114,14 +114,17 @@ func (s *Server) handleMFA(w http.ResponseWriter, r *http.Request) {
 		idType = "user_id"
 	}
 	h := subjectHash(idType, userID)
-	attempt := s.subjects.attempt(h, idType, userID)
-	if s.inject(w, r, f, h, attempt, en) {
+	attempt, streak := s.subjects.attempt(h, idType, userID)
+	if s.inject(w, r, f, h, attempt, streak, en) {
 		return
 	}
 	if s.testHook != nil {
 		s.testHook(r)
 	}
 	if r.Context().Err() != nil { // the client gave up: no answer
+		return
+	}
+	if s.refuse(w, f, h, attempt, idType, userID, en) {
 		return
 	}
 
@@ -147,7 +150,7 @@ func (s *Server) handleMFA(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		found := false
-		if s.opts.Synthesize {
+		if s.opts.Synthesize && (t != typeUserID || IsGenAuthID(userID)) {
 			found, st.totp, st.face, st.sms, st.email = synthesized(h)
 		}
 		if !found {
@@ -162,6 +165,49 @@ func (s *Server) handleMFA(w http.ResponseWriter, r *http.Request) {
 	c.ok.Add(1)
 	s.final(h, idType, userID)
 	writeJSON(w, http.StatusOK, appendMFA(make([]byte, 0, 256), st, asBool))
+}
+
+// Business answers of the refusal switches.
+const (
+	apiCodeNoPermission = 1636 // what a key without the permission gets (issue 12)
+)
+
+// refuse answers the call itself when a refusal switch applies: an HTML 404
+// page for the endpoint (Faults.HTML404), a permission error on every call
+// (Faults.Forbidden) or on a share of calls drawn per request
+// (Faults.ForbiddenRate). These are final answers, not transient faults.
+func (s *Server) refuse(w http.ResponseWriter, f *Faults, h uint64, attempt uint32, idType, userID string, en bool) bool {
+	switch {
+	case f.HTML404:
+		s.ctrs.endpointMissing.Add(1)
+		s.final(h, idType, userID)
+		writeBody(w, http.StatusNotFound, ctHTML, []byte(gatewayPage(http.StatusNotFound)))
+		return true
+	case f.Forbidden, f.ForbiddenRate > 0 && s.draw(h, attempt, saltForbidden) < f.ForbiddenRate:
+		s.ctrs.denied.Add(1)
+		s.final(h, idType, userID)
+		writeJSON(w, http.StatusOK, appendError(nil, http.StatusForbidden, apiCodeNoPermission,
+			msg(en, "无权限访问该资源：get-user-mfa-info", "no permission for this resource: get-user-mfa-info"), true))
+		return true
+	}
+	return false
+}
+
+// IsGenAuthID reports whether id is shaped like a GenAuth user id: 24
+// hexadecimal characters (a MongoDB ObjectId). The real API answers "user
+// does not exist" for a user_id of any other shape, and so does a Server
+// with Options.Synthesize.
+func IsGenAuthID(id string) bool {
+	if len(id) != 24 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 type legacyMode uint8
@@ -291,9 +337,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		const key = "\x00get-management-token"
 		h := subjectHash(key, "")
-		if s.inject(w, r, f, h, s.subjects.attempt(h, key, ""), en) {
+		attempt, streak := s.subjects.attempt(h, key, "")
+		if s.inject(w, r, f, h, attempt, streak, en) {
 			return
 		}
+		defer s.subjects.settle(h)
 	}
 	var req struct {
 		AccessKeyID     string `json:"accessKeyId"`
@@ -387,12 +435,14 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	key := "\x00list-users"
 	pl := strconv.Itoa(page) + "/" + strconv.Itoa(limit)
 	h := subjectHash(key, pl)
-	if s.inject(w, r, f, h, s.subjects.attempt(h, key, pl), en) {
+	attempt, streak := s.subjects.attempt(h, key, pl)
+	if s.inject(w, r, f, h, attempt, streak, en) {
 		return
 	}
 	if r.Context().Err() != nil {
 		return
 	}
+	s.subjects.settle(h)
 	lb := s.list.Load()
 	if why := lb.checkSort(req.Options.Sort); why != "" {
 		invalid("参数 sort 格式错误", why)
@@ -442,8 +492,11 @@ func nullable(s string) *string {
 // inject draws a fault for this attempt of subject h and, if one is due,
 // answers with it. It returns true when the call is done (answered, reset
 // or abandoned); a slow fault waits and returns false for a normal answer.
-func (s *Server) inject(w http.ResponseWriter, r *http.Request, f *Faults, h uint64, attempt uint32, en bool) bool {
-	if !f.anyRate() || (s.faultAttempts >= 0 && int64(attempt) >= int64(s.faultAttempts)) {
+// attempt numbers the subject's attempts since the server started (every
+// request draws afresh, so a second run meets faults too); streak counts
+// those since its last final answer, which the FaultAttempts window bounds.
+func (s *Server) inject(w http.ResponseWriter, r *http.Request, f *Faults, h uint64, attempt, streak uint32, en bool) bool {
+	if !f.anyRate() || (s.faultAttempts >= 0 && int64(streak) >= int64(s.faultAttempts)) {
 		return false
 	}
 	kind := f.pick(s.draw(h, attempt, saltFault))
@@ -452,7 +505,7 @@ func (s *Server) inject(w http.ResponseWriter, r *http.Request, f *Faults, h uin
 	}
 	if s.logger.Enabled(r.Context(), slog.LevelDebug) {
 		s.logger.Debug("injecting fault", "fault", kind.String(), "path", r.URL.Path,
-			"query", r.URL.RawQuery, "attempt", attempt+1)
+			"query", r.URL.RawQuery, "attempt", streak+1)
 	}
 	c := &s.ctrs
 	variant := s.draw(h, attempt, saltVariant)

@@ -49,7 +49,9 @@ type Options struct {
 	// Users are added to the directory before the server starts.
 	Users []User
 	// Synthesize answers a well-formed id that is not in the directory as
-	// if such a user existed, with bindings from SynthesizedState.
+	// if such a user existed, with bindings from SynthesizedState; a
+	// user_id that is not 24 hexadecimal characters is not found, as the
+	// real API answers (so a column of e-mails audited as user_id is).
 	// list-users still serves the directory only.
 	Synthesize bool
 
