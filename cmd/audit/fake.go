@@ -16,7 +16,7 @@ func (e *cmdEnv) fakeGenAuth(args []string) int {
 	fs := flag.NewFlagSet("audit fake-genauth", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback unless --allow-remote)")
 	allowRemote := fs.Bool("allow-remote", false, "allow an --addr that other machines can reach")
-	faults := fs.String("faults", "", `fault switches, e.g. "latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,malformed=0.01,body500=0.01,mixed=true,ttl=60s,maxrps=100"`)
+	faults := fs.String("faults", "", `fault switches, e.g. "latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,malformed=0.01,body500=0.01,mixed=true,ttl=60s,maxrps=100"; a doomed run: "forbidden" (every MFA call a permission error), "html404" (an HTML 404 page), "403=0.02" (a share of 403s)`)
 	poolID := fs.String("pool-id", genauthtest.DefaultPoolID, "accepted GENAUTH_ACCESS_KEY_ID")
 	secret := fs.String("secret", genauthtest.DefaultSecret, "accepted GENAUTH_ACCESS_KEY_SECRET")
 	if code, done := e.helpOrUsageError("fake-genauth", fs, parseFlags(fs, args), nil); done {
