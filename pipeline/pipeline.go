@@ -125,6 +125,11 @@ type runner struct {
 	stopped atomic.Bool
 	// replay marks a Replay: results keep their recorded change.
 	replay bool
+
+	// systemic watches the first answers (from the workers); cancelAsk
+	// stops asking when it finds the run doomed.
+	systemic  systemic
+	cancelAsk context.CancelFunc
 }
 
 func (r *runner) open(ctx context.Context) {
@@ -149,6 +154,7 @@ func (r *runner) fail(err error) {
 func (r *runner) askAll(ctx context.Context, src Source) {
 	askCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r.cancelAsk = cancel
 	st := stream.New().WithMaxGoroutines(r.opt.Window)
 	seen := newSeen()
 	seen.onGrow = r.opt.OnDedupeGrow
@@ -188,6 +194,10 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	// Collect the answers already asked for; stop asking if the reason to
 	// stop is ours (ctx) or a callback's.
 	st.Wait()
+	if stop := r.systemic.result(); stop != nil {
+		r.fail(stop)
+		r.sum.Stopped = true
+	}
 	if srcErr != nil {
 		r.fail(srcErr)
 	}
@@ -245,6 +255,7 @@ func (r *runner) ask(ctx context.Context, s Subject) (Result, error) {
 		res.TOTP, res.Face, res.SMS, res.Email = info.TOTP, info.Face, info.SMS, info.Email
 		res.RequestID, res.Attempts = info.RequestID, info.Attempts
 		res.Classify(r.opt.Policy)
+		r.observe(&res, nil)
 		return res, nil
 	}
 	if ctx.Err() != nil {
@@ -263,7 +274,19 @@ func (r *runner) ask(ctx context.Context, s Subject) (Result, error) {
 		}
 	}
 	res.Classify(r.opt.Policy)
+	r.observe(&res, err)
 	return res, nil
+}
+
+// observe shows an API answer to the systemic-failure check, on the worker
+// that got it, and stops asking at once when the check finds the run
+// doomed: the answers still in flight are abandoned, those already
+// answered are written.
+func (r *runner) observe(res *Result, err error) {
+	if stop := r.systemic.observe(res.IDType, res.UserID, res.Outcome, err); stop != nil {
+		r.stopped.Store(true)
+		r.cancelAsk()
+	}
 }
 
 // deliver runs on the callback goroutine, in input order: it writes the

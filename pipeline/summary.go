@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -152,9 +151,9 @@ type Summary struct {
 	// Incomplete says in words why the run is not complete ("" when it is).
 	Incomplete string
 	// Failed marks a run that stopped on an error (credentials refused, the
-	// source or an output failed) rather than being interrupted, or that
-	// finished with more unknown subjects than Options.MaxUnknown allows; a
-	// stored run's status is then "failed".
+	// source or an output failed, a systemic failure) rather than being
+	// interrupted, or that finished with more unknown subjects than
+	// Options.MaxUnknown allows; a stored run's status is then "failed".
 	Failed bool
 	// Exceptions is the exceptions register's part of the summary; nil
 	// when the run has no register.
@@ -166,6 +165,9 @@ type Summary struct {
 	// same source, oldest first, this one last when it is complete (at most
 	// MaxTrend); empty without a Postgres history.
 	Trend []TrendPoint
+	// Stopped marks a run stopped early because its first answers showed
+	// it could not succeed (a *SystemicError, whose words are Incomplete).
+	Stopped bool
 
 	groups map[string]*Counts
 }
@@ -241,20 +243,4 @@ func (s *Summary) Groups() []Group {
 		)
 	})
 	return out
-}
-
-// Caveat says in words why the figures are not final, for the top of every
-// report; "" when they are.
-func (s *Summary) Caveat() string {
-	switch {
-	case !s.Complete:
-		reason := s.Incomplete
-		if reason == "" {
-			reason = "the run did not finish"
-		}
-		return "INCOMPLETE RUN: " + reason + ". Coverage is not final."
-	case s.Error > 0:
-		return fmt.Sprintf("%d subject(s) could not be checked (MFA state unknown). Coverage is not final.", s.Error)
-	}
-	return ""
 }

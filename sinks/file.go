@@ -32,6 +32,10 @@ type Options struct {
 	// XLSXMaxRows is the data rows per Users sheet before it continues on
 	// "Users (2)" (default and maximum 1,048,575; tests set it low).
 	XLSXMaxRows int
+	// Outputs are the kinds of every output of the run (KindXLSX,
+	// KindCSV, ...), so that the HTML report points to the rows it leaves
+	// out only in outputs that exist.
+	Outputs []string
 }
 
 // DefaultFileMode is the permission of every file the sinks write when

@@ -241,37 +241,10 @@ func boundFactors(r *pipeline.Result) string {
 }
 
 // status is the completeness banner shared by the HTML report and the
-// workbook, in words.
-type status struct {
-	Class    string // complete, unknown, incomplete
-	Headline string
-	Detail   string
-}
+// workbook, in the summary's words (pipeline.Summary.Banner).
+type status = pipeline.Banner
 
-func runStatus(s *pipeline.Summary) status {
-	switch {
-	case !s.Complete:
-		return status{
-			Class:    "incomplete",
-			Headline: "INCOMPLETE RUN: " + incompleteReason(s) + " — coverage is not final",
-			Detail: "This report covers only the users answered before the run stopped (" +
-				formatCount(s.Unique) + " users). Coverage and all other figures are not final; run the audit again to complete it.",
-		}
-	case s.Error > 0:
-		return status{
-			Class: "unknown",
-			Headline: "Run complete, but the MFA state of " + formatCount(s.Error) + " " + plural(s.Error, "user", "users") +
-				" is unknown — coverage is not final",
-			Detail: "The GenAuth API gave no answer for them after the retries. They are listed under Issues; coverage counts only the users whose state is known.",
-		}
-	default:
-		return status{
-			Class:    "complete",
-			Headline: "Complete run: every user has a final outcome",
-			Detail:   "Every user in the input was checked against GenAuth, or found to be missing or invalid.",
-		}
-	}
-}
+func runStatus(s *pipeline.Summary) status { return s.Banner() }
 
 func plural(n int64, one, many string) string {
 	if n == 1 {
@@ -441,6 +414,8 @@ type htmlReport struct {
 	Issues           []htmlRow
 	MoreIssues       int64
 	MaxRows          int
+	// Where the rows and groups left out are: only outputs that exist.
+	UsersWhere, IssuesWhere, GroupsWhere string
 
 	Since *htmlSince // change since the baseline; nil without one
 	Trend *lineChart // nil without earlier runs
@@ -490,6 +465,9 @@ func (h *HTML) report(run pipeline.RunInfo, s *pipeline.Summary) *htmlReport {
 		Issues:           h.issues,
 		MoreIssues:       h.moreIssues,
 		MaxRows:          h.max,
+		UsersWhere:       elsewhere(h.opt.Outputs, "Users"),
+		IssuesWhere:      elsewhere(h.opt.Outputs, "Issues"),
+		GroupsWhere:      groupsElsewhere(h.opt.Outputs),
 		Run:              runDetails(&run, s),
 		Config:           configDetails(run.Config),
 		Since:            h.since(run, s),

@@ -39,7 +39,7 @@ var htmlCases = []htmlCase{
 		keep: func(r pipeline.Result) bool { return r.Outcome != pipeline.OutcomeError },
 	},
 	{
-		name: "unknown-capped", n: 60, complete: true, opt: Options{HTMLMaxRows: 4},
+		name: "unknown-capped", n: 60, complete: true, opt: Options{HTMLMaxRows: 4, Outputs: []string{KindXLSX, KindHTML, KindCSV}},
 	},
 	{
 		name: "incomplete-masked", n: 30, complete: false,
@@ -245,7 +245,7 @@ func TestHTMLRowCap(t *testing.T) {
 	results := reportResults(1000) // 200 non-compliant, 300 issues
 	s := summarize(run, results, true, "")
 	path := tempPath(t, "r.html")
-	sink, _ := NewHTML(path, Options{HTMLMaxRows: 50})
+	sink, _ := NewHTML(path, Options{HTMLMaxRows: 50, Outputs: []string{KindXLSX, KindHTML}})
 	writeAll(t, sink, run, results, s)
 	b, _ := os.ReadFile(path)
 	text, _ := inspectHTML(t, b)
@@ -299,8 +299,8 @@ func TestHTMLIncompleteBanner(t *testing.T) {
 		errors   bool
 		want     string
 	}{
-		{"interrupted", false, "interrupted (SIGTERM)", false, "INCOMPLETE RUN: interrupted (SIGTERM) — coverage is not final"},
-		{"no reason", false, "", false, "INCOMPLETE RUN: the run did not finish — coverage is not final"},
+		{"interrupted", false, "interrupted (SIGTERM)", false, "INTERRUPTED (SIGTERM) — no figure is final"},
+		{"no reason", false, "", false, "INTERRUPTED: the run did not finish — no figure is final"},
 		{"unknowns", true, "", true, "is unknown — coverage is not final"},
 		{"complete", true, "", false, "Complete run: every user has a final outcome"},
 	} {
@@ -444,7 +444,7 @@ func TestHTMLChromium(t *testing.T) {
 	}
 	text = strings.Join(strings.Fields(text), " ")
 	for _, want := range []string{
-		"INCOMPLETE RUN: interrupted (SIGTERM) — coverage is not final",
+		"INTERRUPTED (SIGTERM) — no figure is final",
 		s.CoverageShare().String(),
 		s.CompletenessShare().String(),
 		formatCount(s.NonCompliant),
@@ -482,4 +482,41 @@ func runChromium(t *testing.T, chrome, url string, args ...string) []byte {
 		t.Fatalf("chromium %v: %v\n%s", args, err, chromeNoise.ReplaceAllString(stderr.String(), ""))
 	}
 	return stdout.Bytes()
+}
+
+// With the HTML as the only output, the cut-off lines point to no workbook
+// or CSV that does not exist (issue 17 part 2).
+func TestHTMLCutOffNamesOnlyOutputsThatExist(t *testing.T) {
+	for _, c := range []struct {
+		outputs []string
+		want    string
+		not     []string
+	}{
+		{[]string{KindHTML}, "This run wrote no other report that lists them: add an .xlsx or .csv file to AUDIT_OUTPUT", []string{"XLSX workbook (Users", "CSV output"}},
+		{[]string{KindHTML, KindCSV}, "All of them are in the CSV output of this run.", []string{"XLSX workbook (Users"}},
+		{[]string{KindHTML, KindJSONL}, "All of them are in the JSON Lines output of this run.", []string{"XLSX workbook (Users", "CSV output"}},
+		{[]string{KindXLSX, KindHTML}, "All of them are in the XLSX workbook (Users sheet) of this run.", []string{"CSV output"}},
+	} {
+		t.Run(strings.Join(c.outputs, "+"), func(t *testing.T) {
+			run := reportRun()
+			results := reportResults(60)
+			path := tempPath(t, "r.html")
+			sink, err := NewHTML(path, Options{HTMLMaxRows: 2, Outputs: c.outputs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeAll(t, sink, run, results, summarize(run, results, true, ""))
+			b, _ := os.ReadFile(path)
+			text, _ := inspectHTML(t, b)
+			text = strings.Join(strings.Fields(text), " ")
+			if !strings.Contains(text, c.want) {
+				t.Errorf("page lacks %q", c.want)
+			}
+			for _, n := range c.not {
+				if strings.Contains(text, n) {
+					t.Errorf("page points to %q, which this run does not write", n)
+				}
+			}
+		})
+	}
 }

@@ -513,7 +513,7 @@ func TestXLSXIncomplete(t *testing.T) {
 		keep     func(pipeline.Result) bool
 		banner   string
 	}{
-		{"interrupted", false, "interrupted (SIGTERM) after 40 of 100 users", nil, "INCOMPLETE RUN: interrupted (SIGTERM) after 40 of 100 users — coverage is not final"},
+		{"interrupted", false, "interrupted (SIGTERM) after 40 of 100 users", nil, "INTERRUPTED (SIGTERM) after 40 of 100 users — no figure is final"},
 		{"unknowns", true, "", nil, "Run complete, but the MFA state of 4 users is unknown — coverage is not final"},
 		{"complete", true, "", func(r pipeline.Result) bool { return r.Outcome != pipeline.OutcomeError }, "Complete run: every user has a final outcome"},
 	} {
@@ -549,7 +549,7 @@ func TestXLSXCloseAfterInterrupt(t *testing.T) {
 	run := reportRun()
 	s := summarize(run, nil, false, "interrupted before the first answer")
 	f, _ := writeXLSX(t, Options{}, run, nil, s)
-	if got, _ := f.GetCellValue("Summary", "A2"); !strings.HasPrefix(got, "INCOMPLETE RUN: interrupted before the first answer") {
+	if got, _ := f.GetCellValue("Summary", "A2"); !strings.HasPrefix(got, "INTERRUPTED before the first answer") {
 		t.Errorf("banner %q", got)
 	}
 	rows, _ := f.GetRows("Users")
@@ -645,7 +645,7 @@ func TestXLSXLibreOffice(t *testing.T) {
 		}
 	}
 	summary := read("Summary")
-	if got := summary[1][0]; got != "INCOMPLETE RUN: interrupted (SIGTERM) — coverage is not final" {
+	if got := summary[1][0]; got != "INTERRUPTED (SIGTERM) — no figure is final" {
 		t.Errorf("LibreOffice Summary banner %q", got)
 	}
 	found := false

@@ -436,8 +436,8 @@ func TestSIGTERMFlushesAndMarksIncomplete(t *testing.T) {
 	if code != 1 {
 		t.Errorf("report of an incomplete run: exit %d\n%s", code, rlog)
 	}
-	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), "INCOMPLETE RUN") {
-		t.Errorf("the re-rendered page does not say the run is incomplete (%v)", err)
+	if b, err := os.ReadFile(page); err != nil || !strings.Contains(string(b), "INTERRUPTED") || !strings.Contains(string(b), "the rest of the input was not read") {
+		t.Errorf("the re-rendered page does not say the run was interrupted (%v)", err)
 	}
 	var asked int64
 	for _, r := range results {

@@ -145,12 +145,17 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	if fin != nil && cfg.Source == "-" {
 		j.stdin = fin.wrapStdin(j.stdin)
 	}
+	// runSrc is src with its first subject read ahead (peekSource); src
+	// itself stays for what the start line says of it.
+	var runSrc pipeline.Source
 	if cfg.Source != poolSource && cfg.Source != "" && !cfg.sourceBlamed() {
 		if src, err = j.openSource(ctx, nil); err != nil {
 			problems = append(problems, err)
 		} else if err := checkGroupBy(cfg.GroupBy, src); err != nil && !cfg.isBlamed("AUDIT_GROUP_BY") {
 			problems = append(problems, err)
 		} else if err := checkSource(ctx, src); err != nil {
+			problems = append(problems, err)
+		} else if runSrc, err = peekSource(ctx, src, j.sourceName); err != nil {
 			problems = append(problems, err)
 		}
 	}
@@ -239,7 +244,10 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	j.log.Info("audit started", append([]any{"run_id", run.RunID, "source", describeSource(src, j.sourceName)},
 		append(sourceLayout(src),
 			"outputs", len(outs), "concurrency", cfg.Concurrency, "rate", cfg.Rate, "shard", cfg.shard.String())...)...)
-	sum, runErr := pipeline.Run(ctx, src, outs, run, pipeline.Options{
+	if runSrc == nil {
+		runSrc = src // the whole pool: an empty listing is a finding of the run (exit 1)
+	}
+	sum, runErr := pipeline.Run(ctx, runSrc, outs, run, pipeline.Options{
 		Client:        client,
 		Policy:        pipeline.Policy(cfg.Policy),
 		DefaultIDType: cfg.IDType,
@@ -264,7 +272,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 		}
 	}
 	code = fin.finish(ctx, in)
-	logSummary(j.log, &sum, client.Stats(), code, runErr)
+	logSummary(j.log, cfg, &sum, client.Stats(), code, runErr)
 	logOutputs(j.log, cfg)
 	if disp.Bar() || progress.IsTerminal(j.stderr) {
 		printFinish(j.stderr, progress.Width(j.stderr)-1, cfg, &sum, code, "run")
@@ -389,6 +397,9 @@ func (j *job) openSource(ctx context.Context, client *genauth.Client) (pipeline.
 // the Prior that resumes it. All problems are returned together.
 func openOutputs(ctx context.Context, cfg *Config, dirs *sinks.CreatedDirs, b *reach.Budget) ([]pipeline.Sink, pipeline.Prior, error) {
 	opt := sinks.Options{MaskPII: cfg.MaskPII, HTMLMaxRows: cfg.HTMLMaxRows, FileMode: cfg.fileMode, Dirs: dirs}
+	for _, o := range cfg.outputs {
+		opt.Outputs = append(opt.Outputs, o.kind)
+	}
 	var (
 		outs  []pipeline.Sink
 		prior pipeline.Prior
@@ -453,23 +464,8 @@ func closeAll(outs []pipeline.Sink) {
 	}
 }
 
-// exitCode maps a finished run to SPEC section 8.
-func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
-	switch {
-	case errors.As(runErr, new(*sources.EncodingError)):
-		return exitUsage // a person must fix the file; what was answered is written
-	case runErr != nil || !sum.Complete || sum.Failed:
-		return exitFailed
-	case cfg.FailUnder > 0 && judgedCoverage(sum) < cfg.FailUnder:
-		return exitBelowFloor
-	case cfg.FailOnNewGaps && newGaps(sum) > 0:
-		return exitBelowFloor
-	}
-	return exitOK
-}
-
 // logSummary writes the final summary line (SPEC section 6).
-func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code int, runErr error) {
+func logSummary(log *slog.Logger, cfg *Config, s *pipeline.Summary, st genauth.Stats, code int, runErr error) {
 	dur := s.FinishedAt.Sub(s.Run.StartedAt)
 	attrs := []any{
 		"run_id", s.Run.RunID, "complete", s.Complete, "exit_code", code,
@@ -496,14 +492,8 @@ func logSummary(log *slog.Logger, s *pipeline.Summary, st genauth.Stats, code in
 	if runErr != nil {
 		attrs = append(attrs, "err", runErr.Error())
 	}
-	switch {
-	case runErr != nil || !s.Complete:
-		log.Error("audit incomplete", attrs...)
-	case code != exitOK:
-		log.Warn("audit finished below policy", attrs...)
-	default:
-		log.Info("audit finished", attrs...)
-	}
+	level, msg, more := verdictLine(cfg, s, code, runErr)
+	log.Log(context.Background(), level, msg, append(more, attrs...)...)
 }
 
 // logShare is a share for the log line: the percentage every report shows
