@@ -183,3 +183,16 @@ func plural(n int64, one, many string) string {
 	}
 	return many
 }
+
+// CompletenessShare is the completeness of the run (SPEC 6). A run that did
+// not read its whole input (interrupted, stopped early, or failed) cannot
+// tell how much of the input is known, so its completeness is undefined
+// ("n/a", never 100 %); the banner says why. Otherwise it is
+// Counts.CompletenessShare.
+func (s *Summary) CompletenessShare() Share {
+	switch s.Ending() {
+	case EndInterrupted, EndStopped, EndFailed:
+		return Share{}
+	}
+	return s.Counts.CompletenessShare()
+}
