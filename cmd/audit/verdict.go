@@ -41,9 +41,11 @@ func peekSource(ctx context.Context, src pipeline.Source, name string) (pipeline
 	return &peekedSource{Source: src, first: &s}, nil
 }
 
-// exitCode maps a finished run to SPEC section 8. A run that audited nobody,
-// or found nobody (every subject not_found or invalid), is not a success:
-// exit 1. AUDIT_FAIL_UNDER applies only when coverage is defined.
+// exitCode maps a finished run to SPEC section 8. A run that audited nobody
+// (an empty pool listing; a file or query without subjects is exit 2 before
+// the run) is not a success: exit 1. A run that found nobody (every subject
+// not_found or invalid) has findings, not a failure: its words say so.
+// AUDIT_FAIL_UNDER applies only when coverage is defined.
 func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 	switch {
 	case errors.As(runErr, new(*sources.EncodingError)):
@@ -51,8 +53,7 @@ func exitCode(cfg *Config, sum *pipeline.Summary, runErr error) int {
 	case runErr != nil || !sum.Complete || sum.Failed:
 		return exitFailed
 	}
-	switch sum.Ending() {
-	case pipeline.EndNothing, pipeline.EndNoneFound:
+	if sum.Ending() == pipeline.EndNothing {
 		return exitFailed
 	}
 	switch {
@@ -85,7 +86,7 @@ func verdictLine(cfg *Config, s *pipeline.Summary, code int, runErr error) (slog
 	case pipeline.EndNothing:
 		return slog.LevelError, "audit of nobody: " + s.Caveat(), nil
 	case pipeline.EndNoneFound:
-		return slog.LevelError, fmt.Sprintf("audit found no user: all %d subjects are not_found or invalid, so coverage and completeness are n/a; check the id type (AUDIT_ID_TYPE) and that the users belong to this pool", s.Unique), nil
+		return slog.LevelWarn, fmt.Sprintf("audit found no user: all %d subjects are not_found or invalid, so coverage and completeness are n/a; check the id type (AUDIT_ID_TYPE) and that the users belong to this pool", s.Unique), nil
 	case pipeline.EndUnknowns:
 		if code == exitFailed {
 			return slog.LevelError, fmt.Sprintf("audit incomplete: the MFA state of %d users is unknown, more than AUDIT_MAX_UNKNOWN=%d", s.Error, cfg.MaxUnknown), nil
