@@ -65,7 +65,8 @@ type Client struct {
 	int64N func(int64) int64
 
 	requests, retried, throttled, exchanges, inFlight atomic.Int64
-	fake                                              atomic.Bool // an answer came from the built-in fake
+	fake                                              atomic.Bool                // an answer came from the built-in fake
+	forms                                             atomic.Pointer[formsCache] // see secretForms
 }
 
 // New checks cfg, applies its defaults and returns a Client. It makes no

@@ -114,10 +114,16 @@ func trimPartial(s string, forms []string) string {
 }
 
 // secretForms lists the secret and the tokens (used, and the current one)
-// in every form an echo may carry them in.
+// in every form an echo may carry them in. The list is computed once per
+// pair of tokens and kept (formsCache): every answer is cleaned with it,
+// and computing it takes longer than the rest of an answer's handling.
 func (c *Client) secretForms(used string) []string {
+	cur := c.tok.current()
+	if fc := c.forms.Load(); fc != nil && fc.used == used && fc.current == cur {
+		return fc.forms
+	}
 	var forms []string
-	for _, x := range []string{used, c.secret, c.tok.current()} {
+	for _, x := range []string{used, c.secret, cur} {
 		if len(x) < 4 { // shorter would garble every message; no real secret is
 			continue
 		}
@@ -127,5 +133,13 @@ func (c *Client) secretForms(used string) []string {
 			}
 		}
 	}
+	c.forms.Store(&formsCache{used: used, current: cur, forms: forms})
 	return forms
+}
+
+// formsCache is the secretForms of one pair of tokens; read-only once
+// stored.
+type formsCache struct {
+	used, current string
+	forms         []string
 }
