@@ -214,3 +214,24 @@ func TestSigningKeyProblemsBeforeAnyAPICall(t *testing.T) {
 		t.Errorf("a bad signing key still sent %d requests", c.Requests+c.TokenCalls)
 	}
 }
+
+// TestManifestOfAWholePoolRun: the manifest of a genauth:users run records
+// the listing's totalCount at its start and end.
+func TestManifestOfAWholePoolRun(t *testing.T) {
+	srv := genauthtest.NewServer(genauthtest.Options{Users: changePool(120, 5)})
+	defer srv.Close()
+	dir := t.TempDir()
+	code, log := runAudit(t, append(serverEnv(srv), "AUDIT_SOURCE=genauth:users", "AUDIT_RATE=0",
+		"AUDIT_OUTPUT="+filepath.Join(dir, "pool.jsonl")), "run")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, tail(log, 2000))
+	}
+	var m evidence.Manifest
+	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, ManifestName)), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Source.Kind != "genauth:users" || m.Source.TotalCountStart == nil || m.Source.TotalCountEnd == nil ||
+		*m.Source.TotalCountStart != 120 || *m.Source.TotalCountEnd != 120 {
+		t.Errorf("source: %+v", m.Source)
+	}
+}

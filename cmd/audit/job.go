@@ -266,10 +266,10 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	logExceptionNotes(j.log, &sum)
 	code := exitCode(cfg, &sum, runErr)
 	in := finishInputs{sum: &sum, stats: client.Stats(), code: code}
-	if pc, ok := src.(interface{ TotalCounts() (int64, int64, bool) }); ok {
-		if start, end, known := pc.TotalCounts(); known {
-			in.totalStart, in.totalEnd = &start, &end
-		}
+	if pool, ok := src.(*sources.Pool); ok {
+		start, end, _, _ := pool.Counts()
+		s, e := int64(start), int64(end)
+		in.totalStart, in.totalEnd = &s, &e
 	}
 	code = fin.finish(ctx, in)
 	logSummary(j.log, cfg, &sum, client.Stats(), code, runErr)
