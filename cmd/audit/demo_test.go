@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfa-audit/mfa-audit/demo"
 	"github.com/mfa-audit/mfa-audit/internal/axetest"
 )
 
@@ -27,9 +28,20 @@ func TestDemoReportsAgreeWithJSONL(t *testing.T) {
 	if code := realMain([]string{"demo", "--out", out}, nil, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("demo exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
+	// The demo audits the sample as it was a month ago (the baseline) and
+	// as it is now (the reports): some rows gone with their users, joiners
+	// added.
+	if before := readJSONL(t, filepath.Join(out, "mfa-audit.before.jsonl")); len(before) != 410 || uniqueSubjects(t, demo.Input()) != 410 {
+		t.Fatalf("the baseline has %d results, want the sample's 410 unique subjects", len(before))
+	}
 	results := readJSONL(t, filepath.Join(out, "mfa-audit.jsonl"))
-	if len(results) != 410 {
-		t.Fatalf("demo wrote %d results, want the sample's 410 unique subjects", len(results))
+	if want := uniqueSubjects(t, demo.LaterInput(demo.Later)); len(results) != want {
+		t.Fatalf("demo wrote %d results, want the later sample's %d unique subjects", len(results), want)
+	}
+	for _, w := range []string{"change_new_gap=", "change_left=", "change_joined="} {
+		if strings.Contains(stdout.String(), w+"0 ") || !strings.Contains(stdout.String(), w) {
+			t.Errorf("the demo's final log line shows no %s...", w)
+		}
 	}
 	var ok, notFound, invalid, unknown, compliant int
 	types := map[string]bool{}
@@ -60,7 +72,7 @@ func TestDemoReportsAgreeWithJSONL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{coverage, ">" + strconv.Itoa(ok-compliant) + "<", ">410<"} {
+	for _, want := range []string{coverage, ">" + strconv.Itoa(ok-compliant) + "<", ">" + strconv.Itoa(len(results)) + "<", "Since "} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the HTML report does not show %q", want)
 		}
@@ -151,4 +163,27 @@ func TestDemoAccessible(t *testing.T) {
 		t.Fatalf("demo exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	axetest.Check(t, filepath.Join(out, "mfa-audit.html"))
+}
+
+// uniqueSubjects counts the subjects of a CSV input as SPEC 4 defines
+// them: (id type, id) trimmed, the type user_id when empty, e-mail ids in
+// any case one subject.
+func uniqueSubjects(t *testing.T, input []byte) int {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(input)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[2]string]bool{}
+	for _, r := range rows[1:] {
+		typ, id := strings.TrimSpace(r[1]), strings.TrimSpace(r[0])
+		if typ == "" {
+			typ = "user_id"
+		}
+		if typ == "email" {
+			id = strings.ToLower(id)
+		}
+		seen[[2]string{typ, id}] = true
+	}
+	return len(seen)
 }

@@ -19,6 +19,7 @@ func (e *cmdEnv) fakeGenAuth(args []string) int {
 	faults := fs.String("faults", "", `fault switches, e.g. "latency=20ms,throttle=0.05,body429=0.02,5xx=0.02,reset=0.01,slow=0.01:15s,malformed=0.01,body500=0.01,mixed=true,ttl=60s,maxrps=100"; a doomed run: "forbidden" (every MFA call a permission error), "html404" (an HTML 404 page), "403=0.02" (a share of 403s)`)
 	poolID := fs.String("pool-id", genauthtest.DefaultPoolID, "accepted GENAUTH_ACCESS_KEY_ID")
 	secret := fs.String("secret", genauthtest.DefaultSecret, "accepted GENAUTH_ACCESS_KEY_SECRET")
+	later := fs.Bool("later", false, "serve the demo pool a month later: some users with other factors, some deleted, some joined (for a second run against a baseline)")
 	if code, done := e.helpOrUsageError("fake-genauth", fs, parseFlags(fs, args), nil); done {
 		return code
 	}
@@ -40,6 +41,9 @@ func (e *cmdEnv) fakeGenAuth(args []string) int {
 		return exitUsage
 	}
 	defer srv.Close()
+	if *later {
+		srv.ServeLater(demo.Later)
+	}
 	log.Info("FAKE GenAuth API serving: not a real user pool; runs against it say FAKE API", "url", srv.URL, "pool_id", srv.PoolID, "faults", f.String(),
 		"try", "GENAUTH_HOST="+srv.URL+" GENAUTH_ACCESS_KEY_ID="+srv.PoolID+" GENAUTH_ACCESS_KEY_SECRET=... audit run")
 	ctx, stop := signalContext()
