@@ -26,6 +26,7 @@ func scenarios() []scenario {
 		{"rate", func(ctx context.Context, b *bench) error { return b.rate(ctx) }},
 		{"memory", func(ctx context.Context, b *bench) error { return b.memory(ctx) }},
 		{"postgres", func(ctx context.Context, b *bench) error { return b.postgres(ctx) }},
+		{"baseline", func(ctx context.Context, b *bench) error { return b.baseline(ctx) }},
 	}
 }
 
