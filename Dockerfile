@@ -29,8 +29,7 @@ COPY --from=build /out/audit /usr/local/bin/audit
 COPY --from=build --chown=65532:65532 /out/reports /out
 WORKDIR /out
 ENV AUDIT_OUTPUT=/out/mfa-audit.xlsx,/out/mfa-audit.html \
-    AUDIT_LOG_FORMAT=json \
-    AUDIT_PROGRESS=never
+    AUDIT_LOG_FORMAT=json
 USER 65532:65532
 ENTRYPOINT ["audit"]
 CMD ["run"]

@@ -22,6 +22,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -30,6 +31,12 @@ import (
 func knownVariables(t *testing.T) map[string]bool {
 	t.Helper()
 	known := map[string]bool{"JOB_COMPLETION_INDEX": true, "GOMEMLIMIT": true}
+	// The standard AWS variables the s3:// outputs' credential chain reads
+	// (delivery/s3.go, and minio-go's IAM provider for pod roles).
+	for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+		"AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		known[v] = true
+	}
 	fset := token.NewFileSet()
 	files, err := filepath.Glob("../../cmd/audit/*.go")
 	if err != nil || len(files) == 0 {
@@ -143,6 +150,11 @@ func TestManifests(t *testing.T) {
 			var p corev1.PersistentVolumeClaim
 			decode(t, o, &p)
 			labels, name = p.Labels, p.Name
+		case "PrometheusRule":
+			var r prometheusRule
+			decode(t, o, &r)
+			labels, name = r.Labels, r.Name
+			checkAlerts(t, o.file, r)
 		default:
 			t.Errorf("%s: unexpected kind %s", o.file, o.kind)
 			continue
@@ -170,6 +182,56 @@ func TestManifests(t *testing.T) {
 	}
 	if kinds["CronJob"] == 0 || kinds["Job"] < 2 || kinds["Secret"] == 0 {
 		t.Errorf("manifests found: %v", kinds)
+	}
+}
+
+// prometheusRule is the Prometheus Operator's PrometheusRule
+// (monitoring.coreos.com/v1), which k8s.io/api does not hold: the fields the
+// examples use, decoded strictly like the rest.
+type prometheusRule struct {
+	APIVersion        string `json:"apiVersion"`
+	Kind              string `json:"kind"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		Groups []struct {
+			Name     string `json:"name"`
+			Interval string `json:"interval,omitempty"`
+			Rules    []struct {
+				Alert       string            `json:"alert,omitempty"`
+				Record      string            `json:"record,omitempty"`
+				Expr        string            `json:"expr"`
+				For         string            `json:"for,omitempty"`
+				Labels      map[string]string `json:"labels,omitempty"`
+				Annotations map[string]string `json:"annotations,omitempty"`
+			} `json:"rules"`
+		} `json:"groups"`
+	} `json:"spec"`
+}
+
+// checkAlerts: the two alerts of SPEC 16's deployment (no success for 26
+// hours; coverage down by more than 2 points), on metrics the program
+// pushes.
+func checkAlerts(t *testing.T, file string, r prometheusRule) {
+	t.Helper()
+	if r.APIVersion != "monitoring.coreos.com/v1" {
+		t.Errorf("%s: apiVersion %q", file, r.APIVersion)
+	}
+	exprs := map[string]string{}
+	for _, g := range r.Spec.Groups {
+		for _, rule := range g.Rules {
+			exprs[rule.Alert] = rule.Expr
+		}
+	}
+	for alert, metric := range map[string]string{
+		"MFAAuditNotSucceeding":   "mfa_audit_last_success_timestamp_seconds",
+		"MFAAuditCoverageDropped": "mfa_audit_coverage_ratio",
+	} {
+		if !strings.Contains(exprs[alert], metric+`{job="mfa_audit"}`) {
+			t.Errorf("%s: alert %s does not watch %s of job mfa_audit: %q", file, alert, metric, exprs[alert])
+		}
+	}
+	if !strings.Contains(exprs["MFAAuditNotSucceeding"], "26 * 3600") || !strings.Contains(exprs["MFAAuditCoverageDropped"], "-0.02") {
+		t.Errorf("%s: thresholds: %v", file, exprs)
 	}
 }
 
