@@ -148,7 +148,7 @@ func (s *S3) explain(bucket string, err error) error {
 	case resp.StatusCode == 0 && resp.Code == "":
 		var ne net.Error
 		if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "connection refused") {
-			return fmt.Errorf("%w: %s: %v", ErrUnreachable, s.endpoint, err)
+			return fmt.Errorf("%w: %s: %w", ErrUnreachable, s.endpoint, err)
 		}
 		return fmt.Errorf("bucket %q at %s: %w", bucket, s.endpoint, err)
 	case resp.StatusCode == 401 || resp.StatusCode == 403 || refusedCodes[resp.Code]:

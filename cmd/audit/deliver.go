@@ -19,6 +19,7 @@ import (
 	"github.com/mfa-audit/mfa-audit/evidence"
 	"github.com/mfa-audit/mfa-audit/genauth"
 	"github.com/mfa-audit/mfa-audit/internal/buildinfo"
+	"github.com/mfa-audit/mfa-audit/internal/reach"
 	"github.com/mfa-audit/mfa-audit/internal/redact"
 	"github.com/mfa-audit/mfa-audit/pipeline"
 	"github.com/mfa-audit/mfa-audit/sinks"
@@ -58,7 +59,7 @@ type finisher struct {
 // prepareFinish checks the delivery and evidence settings and stages the
 // s3:// outputs (their local paths are set in cfg.outputs). Every problem is
 // returned together; ErrUnreachable-wrapped ones are outages (exit 1).
-func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log *slog.Logger, command string) (*finisher, error) {
+func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log *slog.Logger, command string, budget *reach.Budget) (*finisher, error) {
 	f := &finisher{cfg: cfg, log: log, command: command, started: time.Now()}
 	var errs []error
 	// Object storage: one client, every bucket proved before the run.
@@ -81,7 +82,13 @@ func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log 
 		}
 		if !buckets[obj.Bucket] {
 			buckets[obj.Bucket] = true
-			if err := f.s3.CheckBucket(ctx, obj.Bucket); err != nil {
+			// An outage is retried within the run's start-up budget
+			// (AUDIT_CONNECT_RETRY) like Postgres; a missing bucket or
+			// refused credentials are not.
+			err := budget.Connect(ctx, "object storage "+o.remote+" (AUDIT_OUTPUT, AUDIT_S3_ENDPOINT)", func(ctx context.Context) error {
+				return f.s3.CheckBucket(ctx, obj.Bucket)
+			})
+			if err != nil {
 				errs = append(errs, fmt.Errorf("AUDIT_OUTPUT %s: %w", o.remote, err))
 			}
 		}

@@ -281,3 +281,20 @@ func walkMIME(t *testing.T, ctype string, body io.Reader, text *string, atts map
 		walkMIME(t, p.Header.Get("Content-Type"), r, text, atts)
 	}
 }
+
+// TestUnreachableObjectStoreIsAnOutage: a store that does not answer is
+// retried within AUDIT_CONNECT_RETRY and then exit 1 (a later run may
+// succeed), not 2; no API call is made and nothing is left behind.
+func TestUnreachableObjectStoreIsAnOutage(t *testing.T) {
+	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
+	defer srv.Close()
+	csvPath, _ := messyCSV(t, 20, 4)
+	code, log := runAudit(t, append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_OUTPUT=s3://reports/x.xlsx",
+		"AUDIT_S3_ENDPOINT=http://127.0.0.1:1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AUDIT_CONNECT_RETRY=2s"), "run")
+	if code != 1 || !strings.Contains(log, "unreachable") {
+		t.Errorf("exit %d, want 1\n%s", code, tail(log, 1500))
+	}
+	if c := srv.Counters(); c.Requests+c.TokenCalls != 0 {
+		t.Errorf("an unreachable store still let %d requests through", c.Requests+c.TokenCalls)
+	}
+}

@@ -116,7 +116,7 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	var finProblem error
 	if len(problems) == 0 {
 		// The finisher stages s3:// outputs, so it comes before them.
-		if fin, err = prepareFinish(ctx, cfg, j.env, j.log, "run"); errors.Is(err, delivery.ErrUnreachable) {
+		if fin, err = prepareFinish(ctx, cfg, j.env, j.log, "run", j.budget()); errors.Is(err, delivery.ErrUnreachable) {
 			outage = err
 		} else {
 			finProblem = err

@@ -67,7 +67,7 @@ func (e *cmdEnv) report(args []string) int {
 	if len(bad) > 0 {
 		return j.usage(errors.Join(bad...))
 	}
-	fin, err := prepareFinish(ctx, cfg, environMap(e.environ), log, "report")
+	fin, err := prepareFinish(ctx, cfg, environMap(e.environ), log, "report", j.budget())
 	if err == nil {
 		err = fin.describeReportSource(cfg)
 	}
