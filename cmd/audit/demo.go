@@ -99,10 +99,11 @@ func (e *cmdEnv) demo(args []string) int {
 	}
 	fmt.Fprintln(e.stdout, "\nThe demo audited the embedded sample against the built-in fake GenAuth server, as it was a month ago")
 	fmt.Fprintln(e.stdout, "(the baseline, "+before+") and as it is now, with some users changed, gone or new. Reports:")
-	for _, f := range files {
+	for _, f := range append(files, filepath.Join(*out, ManifestName)) {
 		abs, _ := filepath.Abs(f)
 		fmt.Fprintln(e.stdout, "  ", abs)
 	}
-	fmt.Fprintf(e.stdout, "Exit code %d. Open the .html in a browser and the .xlsx in Excel or LibreOffice.\n", code)
+	fmt.Fprintf(e.stdout, "Exit code %d. Open the .html in a browser and the .xlsx in Excel or LibreOffice;\n"+
+		"`audit verify %s` checks the files against the evidence manifest.\n", code, filepath.Join(*out, ManifestName))
 	return code
 }
