@@ -208,8 +208,10 @@ func TestMegabyteMessagesStayBounded(t *testing.T) {
 	}
 	// Answers are read (at most 4 MiB each, 8 in flight) and dropped: peak
 	// RSS stays far from the gigabytes an uncapped reorder window reached.
+	// 320 MiB leaves room for the collector's pace on a busy machine (CI
+	// measured 220 MiB once; a quiet run about 120).
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		if rss := ru.Maxrss << 10; rss > 200<<20 {
+		if rss := ru.Maxrss << 10; rss > 320<<20 {
 			t.Errorf("peak RSS %d MiB", rss>>20)
 		} else {
 			t.Logf("peak RSS %d MiB", rss>>20)
