@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
+
+	"github.com/mfa-audit/mfa-audit/internal/fsmode"
 )
 
 // MetricsJob is the Pushgateway job name.
@@ -122,7 +124,7 @@ func WriteFile(path string, m RunMetrics, mode os.FileMode) error {
 	if err := prometheus.WriteToTextfile(path, m.registry(keep)); err != nil {
 		return fmt.Errorf("AUDIT_METRICS_FILE: %w", err)
 	}
-	if err := os.Chmod(path, mode&^umask()); err != nil {
+	if err := os.Chmod(path, fsmode.Masked(mode)); err != nil {
 		return fmt.Errorf("AUDIT_METRICS_FILE: %w", err)
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mfa-audit/mfa-audit/internal/fsmode"
 )
 
 // Write renders m and writes it to path, and with a key also path.sig,
@@ -45,7 +47,7 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	// CreateTemp makes 0600; apply the configured bits under the umask.
-	if err := f.Chmod(mode &^ umask()); err != nil {
+	if err := f.Chmod(fsmode.Masked(mode)); err != nil {
 		return fail(err)
 	}
 	if _, err := f.Write(data); err != nil {
