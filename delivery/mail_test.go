@@ -4,82 +4,24 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mfa-audit/mfa-audit/delivery/deliverytest"
 )
 
 // received finds the message with subject in the SMTP server's maildir and
 // returns its plain body and attachments by file name.
 func received(t *testing.T, maildir, subject string) (string, map[string][]byte) {
 	t.Helper()
-	for _, sub := range []string{"new", "cur"} {
-		entries, _ := os.ReadDir(filepath.Join(maildir, sub))
-		for _, e := range entries {
-			raw, err := os.ReadFile(filepath.Join(maildir, sub, e.Name()))
-			if err != nil {
-				continue
-			}
-			msg, err := mail.ReadMessage(bytes.NewReader(raw))
-			if err != nil {
-				continue
-			}
-			dec := new(mime.WordDecoder)
-			subj, _ := dec.DecodeHeader(msg.Header.Get("Subject"))
-			if subj != subject {
-				continue
-			}
-			text, atts := "", map[string][]byte{}
-			walk(t, msg.Header.Get("Content-Type"), msg.Body, &text, atts)
-			return text, atts
-		}
-	}
-	t.Fatalf("no message with subject %q in %s", subject, maildir)
-	return "", nil
-}
-
-func walk(t *testing.T, ctype string, body io.Reader, text *string, atts map[string][]byte) {
-	mt, params, err := mime.ParseMediaType(ctype)
+	m, err := deliverytest.Find(maildir, func(m *deliverytest.Mail) bool { return m.Subject == subject })
 	if err != nil {
-		t.Fatalf("content type %q: %v", ctype, err)
+		t.Fatalf("subject %q: %v", subject, err)
 	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		b, _ := io.ReadAll(body)
-		if mt == "text/plain" && *text == "" {
-			*text = string(b)
-		}
-		return
-	}
-	mr := multipart.NewReader(body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "base64") {
-			r = base64.NewDecoder(base64.StdEncoding, p)
-		}
-		if name := p.FileName(); name != "" {
-			b, err := io.ReadAll(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			atts[name] = b
-			continue
-		}
-		walk(t, p.Header.Get("Content-Type"), r, text, atts)
-	}
+	return m.Text, m.Attachments
 }
 
 func TestMailAttachesUnderTheCap(t *testing.T) {

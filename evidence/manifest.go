@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mfa-audit/mfa-audit/internal/buildinfo"
@@ -89,7 +90,7 @@ func (o Output) IsFile() bool { return o.Kind != "postgres" && !isURL(o.Path) }
 
 func isURL(p string) bool {
 	for _, s := range []string{"s3://", "postgres://", "postgresql://", "http://", "https://"} {
-		if len(p) >= len(s) && p[:len(s)] == s {
+		if strings.HasPrefix(p, s) {
 			return true
 		}
 	}

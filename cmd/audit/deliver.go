@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/mfa-audit/mfa-audit/delivery"
 	"github.com/mfa-audit/mfa-audit/evidence"
@@ -51,7 +50,6 @@ type finisher struct {
 	mail      delivery.MailConfig
 	source    evidence.Source
 	input     *evidence.HashingReader // stdin as read, else nil
-	started   time.Time
 	baseline  *evidence.Ref
 	exception *evidence.Ref
 }
@@ -60,12 +58,26 @@ type finisher struct {
 // s3:// outputs (their local paths are set in cfg.outputs). Every problem is
 // returned together; ErrUnreachable-wrapped ones are outages (exit 1).
 func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log *slog.Logger, command string, budget *reach.Budget) (*finisher, error) {
-	f := &finisher{cfg: cfg, log: log, command: command, started: time.Now()}
+	f := &finisher{cfg: cfg, log: log, command: command}
+	errs := f.prepareS3(ctx, env, budget)
+	errs = append(errs, f.planManifest()...)
+	errs = append(errs, f.prepareMail()...)
+	errs = append(errs, checkMetrics(cfg)...)
+	if err := errors.Join(errs...); err != nil {
+		f.discard()
+		return nil, err
+	}
+	return f, nil
+}
+
+// prepareS3 proves every bucket of the s3:// outputs (an outage retried
+// within the start-up budget, AUDIT_CONNECT_RETRY, like Postgres; a
+// missing bucket or refused credentials not), then stages each output in a
+// folder of its own under the temporary directory.
+func (f *finisher) prepareS3(ctx context.Context, env map[string]string, budget *reach.Budget) []error {
 	var errs []error
-	// Object storage: one client, every bucket proved before the run.
 	buckets := map[string]bool{}
-	for i := range cfg.outputs {
-		o := &cfg.outputs[i]
+	for _, o := range f.cfg.outputs {
 		if o.remote == "" {
 			continue
 		}
@@ -75,67 +87,70 @@ func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log 
 			continue
 		}
 		if f.s3 == nil {
-			if f.s3, err = delivery.NewS3(delivery.S3Config{Endpoint: cfg.S3Endpoint, Env: env}); err != nil {
-				errs = append(errs, err)
-				break
+			if f.s3, err = delivery.NewS3(delivery.S3Config{Endpoint: f.cfg.S3Endpoint, Env: env}); err != nil {
+				return append(errs, err)
 			}
 		}
-		if !buckets[obj.Bucket] {
-			buckets[obj.Bucket] = true
-			// An outage is retried within the run's start-up budget
-			// (AUDIT_CONNECT_RETRY) like Postgres; a missing bucket or
-			// refused credentials are not.
-			err := budget.Connect(ctx, "object storage "+o.remote+" (AUDIT_OUTPUT, AUDIT_S3_ENDPOINT)", func(ctx context.Context) error {
-				return f.s3.CheckBucket(ctx, obj.Bucket)
-			})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("AUDIT_OUTPUT %s: %w", o.remote, err))
-			}
+		if buckets[obj.Bucket] {
+			continue
 		}
-	}
-	if len(errs) == 0 && f.s3 != nil {
-		dir, err := os.MkdirTemp("", "mfa-audit-stage-")
+		buckets[obj.Bucket] = true
+		err = budget.Connect(ctx, "object storage "+o.remote+" (AUDIT_OUTPUT, AUDIT_S3_ENDPOINT)", func(ctx context.Context) error {
+			return f.s3.CheckBucket(ctx, obj.Bucket)
+		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("staging s3:// outputs in %s: %w", os.TempDir(), err))
+			errs = append(errs, fmt.Errorf("AUDIT_OUTPUT %s: %w", o.remote, err))
 		}
-		f.stageDir = dir
-		for i := range cfg.outputs {
-			if o := &cfg.outputs[i]; o.remote != "" {
-				o.path = filepath.Join(dir, strconv.Itoa(i), filepath.Base(o.remote))
-				if err := os.Mkdir(filepath.Dir(o.path), 0o700); err != nil {
-					errs = append(errs, fmt.Errorf("staging %s: %w", o.remote, err))
-				}
+	}
+	if len(errs) > 0 || f.s3 == nil {
+		return errs
+	}
+	dir, err := os.MkdirTemp("", "mfa-audit-stage-")
+	if err != nil {
+		return []error{fmt.Errorf("staging s3:// outputs in %s: %w", os.TempDir(), err)}
+	}
+	f.stageDir = dir
+	for i := range f.cfg.outputs {
+		if o := &f.cfg.outputs[i]; o.remote != "" {
+			o.path = filepath.Join(dir, strconv.Itoa(i), filepath.Base(o.remote))
+			if err := os.Mkdir(filepath.Dir(o.path), 0o700); err != nil {
+				errs = append(errs, fmt.Errorf("staging %s: %w", o.remote, err))
 			}
 		}
 	}
-	// The manifest: beside the first file output unless told otherwise.
-	switch m := strings.TrimSpace(cfg.Manifest); {
+	return errs
+}
+
+// planManifest places the manifest (AUDIT_MANIFEST, else beside the first
+// file output, uploaded beside it when that is an s3:// one) and loads the
+// signing key.
+func (f *finisher) planManifest() []error {
+	var errs []error
+	switch m := strings.TrimSpace(f.cfg.Manifest); {
 	case strings.EqualFold(m, "none"):
-	case m != "" && delivery.IsS3URL(m):
+	case delivery.IsS3URL(m):
 		errs = append(errs, errors.New("AUDIT_MANIFEST: an s3:// manifest goes beside an s3:// first output by itself; give a local path or leave it unset"))
 	case m != "":
 		f.manifest = m
 	default:
-		for _, o := range cfg.outputs {
+		for _, o := range f.cfg.outputs {
 			if o.kind == "postgres" {
 				continue
 			}
+			f.manifest = filepath.Join(filepath.Dir(o.path), ManifestName)
 			if o.remote != "" {
 				f.remote = remoteBeside(o.remote, ManifestName)
-				f.manifest = filepath.Join(filepath.Dir(o.path), ManifestName)
-			} else {
-				f.manifest = filepath.Join(filepath.Dir(o.path), ManifestName)
 			}
 			break
 		}
 	}
-	if f.manifest != "" && f.remote == "" && !besideAnOutput(cfg, f.manifest) {
+	if f.manifest != "" && f.remote == "" && !besideAnOutput(f.cfg, f.manifest) {
 		if err := checkCreatable(f.manifest); err != nil {
 			errs = append(errs, fmt.Errorf("AUDIT_MANIFEST: %w", err))
 		}
 	}
-	if cfg.SigningKeyFile != "" {
-		k, err := evidence.LoadSigningKey(cfg.SigningKeyFile)
+	if f.cfg.SigningKeyFile != "" {
+		k, err := evidence.LoadSigningKey(f.cfg.SigningKeyFile)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("AUDIT_SIGNING_KEY_FILE: %w", err))
 		}
@@ -144,32 +159,44 @@ func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log 
 		}
 		f.key = k
 	}
-	// Mail.
-	if cfg.MailTo != "" {
-		f.mail = delivery.MailConfig{From: cfg.MailFrom, SMTPURL: cfg.SMTPURL, MaxBytes: int64(cfg.MailMaxMB * 1e6)}
-		for _, a := range strings.Split(cfg.MailTo, ",") {
-			if a = strings.TrimSpace(a); a != "" {
-				f.mail.To = append(f.mail.To, a)
-			}
+	return errs
+}
+
+// prepareMail reads the mail settings and the SMTP password.
+func (f *finisher) prepareMail() []error {
+	cfg := f.cfg
+	if cfg.MailTo == "" {
+		if cfg.MailFrom != "" || cfg.SMTPURL != "" {
+			return []error{errors.New("AUDIT_MAIL_TO: required with AUDIT_MAIL_FROM / AUDIT_SMTP_URL (the comma-separated recipients)")}
 		}
-		pw := cfg.SMTPPassword
-		if cfg.SMTPPasswordFile != "" {
-			b, err := os.ReadFile(cfg.SMTPPasswordFile)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("AUDIT_SMTP_PASSWORD_FILE: %w", errors.Unwrap(err)))
-			}
-			pw = strings.TrimSpace(string(b))
-		}
-		f.mail.Password = pw
-		if err := f.mail.Validate(); err != nil {
-			errs = append(errs, err)
-		}
-		if cfg.MailMaxMB < 0 {
-			errs = append(errs, fmt.Errorf("AUDIT_MAIL_MAX_MB: %v is negative", cfg.MailMaxMB))
-		}
-	} else if cfg.MailFrom != "" || cfg.SMTPURL != "" {
-		errs = append(errs, errors.New("AUDIT_MAIL_TO: required with AUDIT_MAIL_FROM / AUDIT_SMTP_URL (the comma-separated recipients)"))
+		return nil
 	}
+	var errs []error
+	f.mail = delivery.MailConfig{From: cfg.MailFrom, SMTPURL: cfg.SMTPURL, Password: cfg.SMTPPassword, MaxBytes: int64(cfg.MailMaxMB * 1e6)}
+	for _, a := range strings.Split(cfg.MailTo, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			f.mail.To = append(f.mail.To, a)
+		}
+	}
+	if cfg.SMTPPasswordFile != "" {
+		b, err := os.ReadFile(cfg.SMTPPasswordFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("AUDIT_SMTP_PASSWORD_FILE: %w", errors.Unwrap(err)))
+		}
+		f.mail.Password = strings.TrimSpace(string(b))
+	}
+	if err := f.mail.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.MailMaxMB < 0 {
+		errs = append(errs, fmt.Errorf("AUDIT_MAIL_MAX_MB: %v is negative", cfg.MailMaxMB))
+	}
+	return errs
+}
+
+// checkMetrics checks the Pushgateway URL and the metrics file's place.
+func checkMetrics(cfg *Config) []error {
+	var errs []error
 	if u := cfg.PushgatewayURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			errs = append(errs, fmt.Errorf("AUDIT_PUSHGATEWAY_URL: %q is not an http(s) URL", redact.URL(u)))
@@ -182,11 +209,7 @@ func prepareFinish(ctx context.Context, cfg *Config, env map[string]string, log 
 			errs = append(errs, fmt.Errorf("AUDIT_METRICS_FILE: %w", err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		f.discard()
-		return nil, err
-	}
-	return f, nil
+	return errs
 }
 
 // besideAnOutput reports whether path lies in the folder of a file output,

@@ -5,14 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
-	"net/mail"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/mfa-audit/mfa-audit/delivery/deliverytest"
 	"github.com/mfa-audit/mfa-audit/evidence"
 	"github.com/mfa-audit/mfa-audit/genauth/genauthtest"
 )
@@ -114,7 +111,8 @@ func TestDeliveryToRealServers(t *testing.T) {
 		t.Error("a complete run left an .incomplete marker object")
 	}
 	// Mail: the attachments are the objects, byte for byte; no user list in the body.
-	text, atts := receivedMail(t, v[5], "mfa-audit+"+subject+"@corp.example")
+	got := receivedMail(t, v[5], "mfa-audit+"+subject+"@corp.example")
+	text, atts := got.Text, got.Attachments
 	for name, b := range objects {
 		if !bytes.Equal(atts[name], b) {
 			t.Errorf("attachment %s differs from the object (%d vs %d bytes)", name, len(atts[name]), len(b))
@@ -158,7 +156,7 @@ func TestDeliveryToRealServers(t *testing.T) {
 	if series["mfa_audit_exit_code"] != 1 || series["mfa_audit_last_success_timestamp_seconds"] != success {
 		t.Errorf("after a failed run: exit code %v, last success %v (was %v)", series["mfa_audit_exit_code"], series["mfa_audit_last_success_timestamp_seconds"], success)
 	}
-	subj := receivedSubject(t, v[5], "mfa-audit+"+subject+"-2@corp.example")
+	subj := receivedMail(t, v[5], "mfa-audit+"+subject+"-2@corp.example").Subject
 	if !strings.HasPrefix(subj, "INCOMPLETE ") && !strings.HasPrefix(subj, "FAILED ") {
 		t.Errorf("failed run's mail subject %q", subj)
 	}
@@ -212,89 +210,13 @@ func pushed(t *testing.T, url string) map[string]float64 {
 	return out
 }
 
-// receivedMail returns the plain body and attachments of the message sent
-// from from, read from the SMTP server's maildir.
-func receivedMail(t *testing.T, maildir, from string) (string, map[string][]byte) {
+// receivedMail returns the message sent from from, read from the SMTP
+// server's maildir.
+func receivedMail(t *testing.T, maildir, from string) *deliverytest.Mail {
 	t.Helper()
-	msg := findMail(t, maildir, from)
-	text, atts := "", map[string][]byte{}
-	walkMIME(t, msg.Header.Get("Content-Type"), msg.Body, &text, atts)
-	return text, atts
-}
-
-func receivedSubject(t *testing.T, maildir, from string) string {
-	t.Helper()
-	s, _ := new(mime.WordDecoder).DecodeHeader(findMail(t, maildir, from).Header.Get("Subject"))
-	return s
-}
-
-func findMail(t *testing.T, maildir, from string) *mail.Message {
-	t.Helper()
-	for _, sub := range []string{"new", "cur"} {
-		entries, _ := os.ReadDir(filepath.Join(maildir, sub))
-		for _, e := range entries {
-			raw, err := os.ReadFile(filepath.Join(maildir, sub, e.Name()))
-			if err != nil {
-				continue
-			}
-			msg, err := mail.ReadMessage(bytes.NewReader(raw))
-			if err == nil && strings.Contains(msg.Header.Get("From"), from) {
-				return msg
-			}
-		}
-	}
-	t.Fatalf("no message from %s in %s", from, maildir)
-	return nil
-}
-
-func walkMIME(t *testing.T, ctype string, body io.Reader, text *string, atts map[string][]byte) {
-	t.Helper()
-	mt, params, err := mime.ParseMediaType(ctype)
+	m, err := deliverytest.Find(maildir, func(m *deliverytest.Mail) bool { return strings.Contains(m.Header.Get("From"), from) })
 	if err != nil {
-		t.Fatalf("content type %q: %v", ctype, err)
+		t.Fatalf("from %s: %v", from, err)
 	}
-	if !strings.HasPrefix(mt, "multipart/") {
-		b, _ := io.ReadAll(body)
-		if mt == "text/plain" && *text == "" {
-			*text = string(b)
-		}
-		return
-	}
-	mr := multipart.NewReader(body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "base64") {
-			r = base64.NewDecoder(base64.StdEncoding, p)
-		}
-		if name := p.FileName(); name != "" {
-			b, _ := io.ReadAll(r)
-			atts[name] = b
-			continue
-		}
-		walkMIME(t, p.Header.Get("Content-Type"), r, text, atts)
-	}
-}
-
-// TestUnreachableObjectStoreIsAnOutage: a store that does not answer is
-// retried within AUDIT_CONNECT_RETRY and then exit 1 (a later run may
-// succeed), not 2; no API call is made and nothing is left behind.
-func TestUnreachableObjectStoreIsAnOutage(t *testing.T) {
-	srv := genauthtest.NewServer(genauthtest.Options{Synthesize: true})
-	defer srv.Close()
-	csvPath, _ := messyCSV(t, 20, 4)
-	code, log := runAudit(t, append(serverEnv(srv), "AUDIT_SOURCE="+csvPath, "AUDIT_OUTPUT=s3://reports/x.xlsx",
-		"AUDIT_S3_ENDPOINT=http://127.0.0.1:1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b", "AUDIT_CONNECT_RETRY=2s"), "run")
-	if code != 1 || !strings.Contains(log, "unreachable") {
-		t.Errorf("exit %d, want 1\n%s", code, tail(log, 1500))
-	}
-	if c := srv.Counters(); c.Requests+c.TokenCalls != 0 {
-		t.Errorf("an unreachable store still let %d requests through", c.Requests+c.TokenCalls)
-	}
+	return m
 }
