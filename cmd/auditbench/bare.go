@@ -31,8 +31,10 @@ type bareResult struct {
 func (r bareResult) RPS() float64 { return float64(r.Requests) / r.Duration.Seconds() }
 
 // bareLoop is the ceiling the end-to-end run is compared with: n GETs of
-// get-user-mfa-info for distinct ids (prefix + 7 digits), c in flight over
-// keep-alive connections, each body read and discarded, nothing else.
+// get-user-mfa-info for distinct ids shaped like GenAuth's (prefix and
+// decimal digits, 24 characters in all: the fake answers them with a user's
+// factors, as it answers the end-to-end run's), c in flight over keep-alive
+// connections, each body read and discarded, nothing else.
 func bareLoop(ctx context.Context, base, poolID, secret string, c, n int, prefix string) (bareResult, error) {
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -83,7 +85,7 @@ func bareLoop(ctx context.Context, base, poolID, secret string, c, n int, prefix
 					return
 				}
 				buf = append(buf[:0], prefixURL...)
-				buf = appendPadded(buf, i, 7)
+				buf = appendPadded(buf, i, idLen-len(prefix))
 				req, err := http.NewRequestWithContext(ctx, http.MethodGet, string(buf), nil)
 				if err != nil {
 					panic(err) // the URL is ours
@@ -118,6 +120,9 @@ func bareLoop(ctx context.Context, base, poolID, secret string, c, n int, prefix
 	}
 	return res, nil
 }
+
+// idLen is the length of a GenAuth user id (24 hexadecimal digits).
+const idLen = 24
 
 // appendPadded appends i in decimal, zero-padded to width digits.
 func appendPadded(b []byte, i int64, width int) []byte {

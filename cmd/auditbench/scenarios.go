@@ -84,7 +84,7 @@ func (b *bench) csv(n int) (string, error) {
 	line := make([]byte, 0, 64)
 	for i := 1; i <= n; i++ {
 		line = append(line[:0], "65"...)
-		line = appendPadded(line, int64(i), 22)
+		line = appendPadded(line, int64(i), idLen-2)
 		line = append(line, ",user_id,"...)
 		line = append(line, departments[i%len(departments)]...)
 		line = append(line, '\n')
@@ -199,7 +199,7 @@ func (b *bench) overhead(ctx context.Context) error {
 			b.progress("overhead: bare %.0f req/s in %s (client CPU %s, fake CPU %s)", r.RPS(), r.Duration.Round(time.Millisecond), r.CPU.Round(time.Millisecond), br.fake.Round(time.Millisecond))
 			return nil
 		}
-		if err := runBare("b"); err != nil {
+		if err := runBare("66"); err != nil {
 			return err
 		}
 
@@ -218,7 +218,7 @@ func (b *bench) overhead(ctx context.Context) error {
 		removeOutputs(out)
 		b.progress("overhead: end-to-end %.0f users/s in %s (process CPU %s, fake CPU %s)", r.usersPerSec, r.duration, r.proc.CPU().Round(time.Millisecond), e2eFake.Round(time.Millisecond))
 
-		if err := runBare("c"); err != nil {
+		if err := runBare("67"); err != nil {
 			return err
 		}
 		best := bares[0]
