@@ -56,7 +56,13 @@ type Client struct {
 	retries       int
 	maxRetryAfter time.Duration
 
-	hc  *http.Client
+	// rt sends every request. Not an http.Client: the API does not
+	// redirect, and following a redirect could send the token elsewhere
+	// or turn a POST into a GET, so a 3xx is an answer like any other;
+	// without redirects, cookies or a client timeout (each attempt has its
+	// own context deadline) http.Client would only add a copy of every
+	// request's headers.
+	rt  http.RoundTripper
 	lim *adaptiveLimiter
 	sem chan struct{} // one slot per request in flight
 	tok *tokenSource
@@ -65,8 +71,9 @@ type Client struct {
 	int64N func(int64) int64
 
 	requests, retried, throttled, exchanges, inFlight atomic.Int64
-	fake                                              atomic.Bool                // an answer came from the built-in fake
-	forms                                             atomic.Pointer[formsCache] // see secretForms
+	fake                                              atomic.Bool                 // an answer came from the built-in fake
+	forms                                             atomic.Pointer[formsCache]  // see secretForms
+	getHdr                                            atomic.Pointer[tokenHeader] // see getHeader
 }
 
 // New checks cfg, applies its defaults and returns a Client. It makes no
@@ -126,15 +133,10 @@ func New(cfg Config) (*Client, error) {
 		timeout:       cfg.Timeout,
 		retries:       cfg.Retries,
 		maxRetryAfter: cfg.MaxRetryAfter,
-		hc: &http.Client{
-			Transport: transport,
-			// The API does not redirect; following one could send the
-			// token elsewhere or turn a POST into a GET. A 3xx is an error.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		lim: newAdaptiveLimiter(cfg.Rate, log),
-		sem: make(chan struct{}, cfg.Concurrency),
-		log: log,
+		rt:            transport,
+		lim:           newAdaptiveLimiter(cfg.Rate, log),
+		sem:           make(chan struct{}, cfg.Concurrency),
+		log:           log,
 	}
 	c.tok = &tokenSource{fetch: c.exchange, defPoolID: cfg.AccessKeyID, log: log}
 	return c, nil
@@ -506,24 +508,9 @@ var (
 	hdrContentJSON = []string{"application/json;charset=UTF-8"}
 )
 
-// attempt makes one HTTP request within the per-attempt timeout and reads
-// the whole answer.
-func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answer {
-	actx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	u := c.base + req.path
-	if req.query != "" {
-		u += "?" + req.query
-	}
-	var body io.Reader
-	if req.body != nil {
-		body = bytes.NewReader(req.body)
-	}
-	hreq, err := http.NewRequestWithContext(actx, req.method, u, body)
-	if err != nil {
-		return answer{err: err}
-	}
-	// Canonical keys and values built once: net/http only reads them.
+// header is the header of req, sent with tok when req.auth. Canonical keys,
+// values built once.
+func (c *Client) header(req *request, tok tokenState) http.Header {
 	h := make(http.Header, 10)
 	h["Accept"] = hdrAcceptJSON
 	h["User-Agent"] = c.uaHeader
@@ -541,8 +528,50 @@ func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answ
 			h["X-Authing-App-Tenant-Id"] = c.tenantHeader
 		}
 	}
-	hreq.Header = h
-	resp, err := c.hc.Do(hreq)
+	return h
+}
+
+// getHeader is the header of a management GET with tok: built once per
+// token and shared by every request that carries it (net/http only reads a
+// request's header, and the client hands it straight to the transport).
+func (c *Client) getHeader(tok tokenState) http.Header {
+	if h := c.getHdr.Load(); h != nil && h.token == tok.token {
+		return h.header
+	}
+	h := &tokenHeader{token: tok.token, header: c.header(&request{method: http.MethodGet, auth: true}, tok)}
+	c.getHdr.Store(h)
+	return h.header
+}
+
+// tokenHeader is a request header and the token it carries.
+type tokenHeader struct {
+	token  string
+	header http.Header
+}
+
+// attempt makes one HTTP request within the per-attempt timeout and reads
+// the whole answer.
+func (c *Client) attempt(ctx context.Context, req *request, tok tokenState) answer {
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := c.base + req.path
+	if req.query != "" {
+		u += "?" + req.query
+	}
+	var body io.Reader
+	if req.body != nil {
+		body = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.method, u, body)
+	if err != nil {
+		return answer{err: err}
+	}
+	if req.auth && req.body == nil {
+		hreq.Header = c.getHeader(tok)
+	} else {
+		hreq.Header = c.header(req, tok)
+	}
+	resp, err := c.rt.RoundTrip(hreq)
 	if err != nil {
 		return answer{err: unwrapURLError(err)}
 	}

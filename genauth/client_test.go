@@ -78,9 +78,9 @@ func TestNewConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, ok := c.hc.Transport.(*http.Transport)
+	tr, ok := c.rt.(*http.Transport)
 	if !ok {
-		t.Fatalf("transport %T, want *http.Transport", c.hc.Transport)
+		t.Fatalf("transport %T, want *http.Transport", c.rt)
 	}
 	if tr.MaxIdleConnsPerHost < 24 || tr.MaxIdleConns < 24 {
 		t.Errorf("idle connections per host %d (total %d), want >= the concurrency 24", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
