@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
-	"math/bits"
 	"strconv"
 	"time"
 )
@@ -160,10 +158,13 @@ func (c *ChangeSummary) Left(ctx context.Context, fn func(Result) error) error {
 }
 
 // Baseline is an earlier run loaded for comparison. It holds, per subject
-// of the baseline, 17 bytes in an open-addressing table (a 96-bit hash of
-// the key, the outcome and factors in one byte, non_compliant_since in
-// four): about 21 MB for a million subjects. Compare is called from one
-// goroutine (the pipeline's delivery); Left reads the baseline again.
+// of the baseline, one slot of 15 bytes in an open-addressing table at
+// most 80 % full (a 96-bit hash of the key, the outcome and factors in one
+// byte, non_compliant_since in two): about 19 MB for a million subjects.
+// A run compared with it de-duplicates the baseline's subjects over the
+// same table (one bit a slot, see dedupe), so those subjects are not held
+// twice. Compare is called from one goroutine (the pipeline's delivery);
+// Left reads the baseline again.
 type Baseline struct {
 	info   BaselineInfo
 	open   func(context.Context) (ResultSource, error)
@@ -258,8 +259,9 @@ func LoadBaseline(ctx context.Context, info BaselineInfo, open func(context.Cont
 // Info names the baseline.
 func (b *Baseline) Info() BaselineInfo { return b.info }
 
-// Bytes is the memory the baseline's table holds.
-func (b *Baseline) Bytes() int64 { return int64(len(b.t.hi)) * 17 }
+// Bytes is the memory the baseline holds during a run: its table, and the
+// bit a slot with which the run de-duplicates the baseline's subjects.
+func (b *Baseline) Bytes() int64 { return b.t.bytes() + readBitsBytes(b.t.size()) }
 
 // Len is the number of distinct baseline subjects this run's shard owns.
 func (b *Baseline) Len() int { return b.t.n }
@@ -283,7 +285,7 @@ func (b *Baseline) Compare(r *Result, today time.Time) {
 	var st uint8
 	var since int32
 	if found {
-		st, since = b.t.state[i], b.t.since[i]
+		st, since = b.t.state[i], b.t.day(i)
 		if st&bMet == 0 {
 			b.t.state[i] |= bMet
 			b.met++
@@ -350,8 +352,8 @@ func (b *Baseline) eachLeft(ctx context.Context, fn func(Result) error) error {
 		b.t.state[i] |= bListed
 		r.Classify(b.policy)
 		r.Change, r.BaselineMFA, r.Resumed = ChangeLeft, r.MFA, false
-		if r.Compliant != nil && !*r.Compliant && b.t.since[i] != 0 {
-			r.NonCompliantSince = dayTime(b.t.since[i])
+		if since := b.t.day(i); r.Compliant != nil && !*r.Compliant && since != 0 {
+			r.NonCompliantSince = dayTime(since)
 		} else {
 			r.NonCompliantSince = time.Time{}
 		}
@@ -411,76 +413,6 @@ func dayNumber(t time.Time) int32 {
 
 func dayTime(n int32) time.Time {
 	return time.Unix(int64(n-1)*86400, 0).UTC()
-}
-
-// baselineTable maps subject keys to packed states: open addressing with
-// linear probing over 96-bit hashes (as the de-duplication table), sized
-// so it stays at most 80 % full, growing by half.
-type baselineTable struct {
-	s1, s2 maphash.Seed
-	hi     []uint64
-	lo     []uint32 // low bit forced to 1; 0 is an empty slot
-	state  []uint8
-	since  []int32
-	n      int
-}
-
-func (t *baselineTable) init(hint int) {
-	t.s1, t.s2 = maphash.MakeSeed(), maphash.MakeSeed()
-	t.alloc(max(1024, hint*5/4+1))
-}
-
-func (t *baselineTable) alloc(size int) {
-	t.hi, t.lo = make([]uint64, size), make([]uint32, size)
-	t.state, t.since = make([]uint8, size), make([]int32, size)
-}
-
-// slot returns where (hi, lo) is or would go.
-func (t *baselineTable) slot(hi uint64, lo uint32) (uint64, bool) {
-	size := uint64(len(t.hi))
-	i, _ := bits.Mul64(hi, size)
-	for {
-		switch {
-		case t.lo[i] == 0:
-			return i, false
-		case t.hi[i] == hi && t.lo[i] == lo:
-			return i, true
-		}
-		if i++; i == size {
-			i = 0
-		}
-	}
-}
-
-func (t *baselineTable) find(k Key) (uint64, bool) {
-	return t.slot(hashKey(t.s1, k), uint32(hashKey(t.s2, k))|1)
-}
-
-// insert adds k with its state and reports whether it was new; a key
-// already present keeps its first state.
-func (t *baselineTable) insert(k Key, st uint8, since int32) bool {
-	hi, lo := hashKey(t.s1, k), uint32(hashKey(t.s2, k))|1
-	i, found := t.slot(hi, lo)
-	if found {
-		return false
-	}
-	t.hi[i], t.lo[i], t.state[i], t.since[i] = hi, lo, st, since
-	t.n++
-	if t.n*5 > len(t.hi)*4 {
-		t.grow()
-	}
-	return true
-}
-
-func (t *baselineTable) grow() {
-	old := *t
-	t.alloc(len(old.hi) + len(old.hi)/2)
-	for i, lo := range old.lo {
-		if lo != 0 {
-			j, _ := t.slot(old.hi[i], lo)
-			t.hi[j], t.lo[j], t.state[j], t.since[j] = old.hi[i], lo, old.state[i], old.since[i]
-		}
-	}
 }
 
 // TrendPoint is one complete run of the same source, for the trend chart.

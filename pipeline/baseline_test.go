@@ -259,27 +259,6 @@ func TestRunCountsChangesAndListsLeft(t *testing.T) {
 	}
 }
 
-// TestBaselineTableGrows keeps every key when the table grows from its
-// smallest size, and finds none it was not given.
-func TestBaselineTableGrows(t *testing.T) {
-	var tb baselineTable
-	tb.init(0)
-	for i := range 5000 {
-		if !tb.insert(Key{IDType: "user_id", UserID: fmt.Sprint(i)}, bOK|uint8(i%4)<<2, int32(i)) {
-			t.Fatalf("key %d not new", i)
-		}
-	}
-	for i := range 5000 {
-		j, ok := tb.find(Key{IDType: "user_id", UserID: fmt.Sprint(i)})
-		if !ok || tb.state[j] != bOK|uint8(i%4)<<2 || tb.since[j] != int32(i) {
-			t.Fatalf("key %d: found %v state %d since %d", i, ok, tb.state[j], tb.since[j])
-		}
-	}
-	if _, ok := tb.find(Key{IDType: "email", UserID: "0"}); ok {
-		t.Error("found a key never inserted")
-	}
-}
-
 // TestBaselineMatchesEmailsInAnyCase: the baseline and the run meet one
 // subject however its e-mail address is cased.
 func TestBaselineMatchesEmailsInAnyCase(t *testing.T) {

@@ -44,6 +44,8 @@ type Options struct {
 	// OnDedupeGrow, when set, is told the size in bytes of the
 	// de-duplication table each time it grows: the one part of a run
 	// whose memory grows with the number of subjects (12 bytes a slot).
+	// Subjects the Baseline holds are not in it (Baseline.Bytes counts
+	// what remembers them).
 	OnDedupeGrow func(bytes int64)
 	// Baseline, when set, is the earlier run each result is compared with
 	// (Result.Change); without one NonCompliantSince starts at this run.
@@ -156,8 +158,7 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	defer cancel()
 	r.cancelAsk = cancel
 	st := stream.New().WithMaxGoroutines(r.opt.Window)
-	seen := newSeen()
-	seen.onGrow = r.opt.OnDedupeGrow
+	dedup := newDedupe(r.opt.Baseline, r.opt.OnDedupeGrow)
 	var srcErr error
 	atEOF := false
 	for !r.stopped.Load() && askCtx.Err() == nil {
@@ -181,7 +182,7 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 			r.opt.Progress.Skipped.Add(1)
 			continue
 		}
-		if !seen.add(k) {
+		if !dedup.add(k) {
 			r.sum.Duplicates++
 			r.opt.Progress.Skipped.Add(1)
 			continue
