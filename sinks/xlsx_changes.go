@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -126,12 +127,22 @@ func (x *XLSX) writeChanges(ctx context.Context, s *pipeline.Summary) error {
 	for i, h := range header {
 		hcells[i] = excelize.Cell{StyleID: x.st.header, Value: h}
 	}
+	part, err := sheetPart(x.f, SheetChanges)
+	if err != nil {
+		return err
+	}
 	sw, err := x.startStream(SheetChanges, hcells, widths)
 	if err != nil {
 		return err
 	}
-	cellBuf := make([]excelize.Cell, len(header))
-	row := make([]any, len(header))
+	// The rows go to a spool file as the Users rows do, spliced in at save
+	// (and removed by Close): through the StreamWriter the first 16 MiB of
+	// them would stay in memory until the workbook is saved.
+	rows, err := newRowSpool(filepath.Dir(x.path), x.opt.fileMode(), len(header))
+	if err != nil {
+		return err
+	}
+	x.spools[part] = rows
 	n := 0
 	put := func(rec *changeRecord) error {
 		kind := rowKind(rec.Kind)
@@ -139,42 +150,39 @@ func (x *XLSX) writeChanges(ctx context.Context, s *pipeline.Summary) error {
 			return fmt.Errorf("changes spool: bad record")
 		}
 		text := x.st.text[kind]
-		// change, user_id, id_type, before, now, compliant, since, outcome, attrs...
-		vals := []any{rec.Text[0], rec.Text[3], rec.Text[4], rec.Text[1], rec.Text[2], nil, nil, rec.Text[5]}
-		if rec.Compliant != 0 {
-			vals[5] = rec.Compliant == 2
-		}
-		if !rec.Since.IsZero() {
-			vals[6] = rec.Since.UTC()
-		}
-		for _, t := range rec.Text[6:] {
-			vals = append(vals, t)
-		}
+		// change, user_id, id_type, before, now, then compliant and since,
+		// then outcome, attrs...
+		lead := [...]string{rec.Text[0], rec.Text[3], rec.Text[4], rec.Text[1], rec.Text[2]}
+		tail := rec.Text[5:]
 		lines := 1
-		for i, v := range vals {
-			style := text
-			switch i {
-			case 5:
-				style = x.st.boolean[kind]
-			case 6:
-				style = x.st.day[kind]
-			}
-			if sv, ok := v.(string); ok {
-				if sv == "" {
-					v = nil
-				} else {
-					lines = max(lines, wrappedLines(sv, widths[i]))
-				}
-			}
-			cellBuf[i] = excelize.Cell{StyleID: style, Value: v}
-			row[i] = &cellBuf[i]
+		for i, v := range lead {
+			lines = max(lines, wrappedLines(v, widths[i]))
+		}
+		for i, v := range tail {
+			lines = max(lines, wrappedLines(v, widths[7+i]))
+		}
+		if n+1 >= excelize.TotalRows {
+			return excelize.ErrMaxRows // as StreamWriter.SetRow would fail
 		}
 		n++
-		cell, err := excelize.CoordinatesToCellName(1, n+1)
-		if err != nil {
-			return err
+		rows.begin(n+1, rowHeight(lines).Height)
+		for i, v := range lead {
+			rows.text(i, text, v)
 		}
-		return sw.SetRow(cell, row, rowHeight(lines))
+		if rec.Compliant == 0 {
+			rows.empty(5, x.st.boolean[kind])
+		} else {
+			rows.boolean(5, x.st.boolean[kind], rec.Compliant == 2)
+		}
+		if rec.Since.IsZero() {
+			rows.empty(6, x.st.day[kind])
+		} else {
+			rows.time(6, x.st.day[kind], rec.Since.UTC())
+		}
+		for i, v := range tail {
+			rows.text(7+i, text, v)
+		}
+		return rows.end()
 	}
 	for slot, class := range changeOrder {
 		if class == pipeline.ChangeLeft {

@@ -180,6 +180,106 @@ func TestChangesSheetAndTrend(t *testing.T) {
 	}
 }
 
+// TestChangesSheetCellTypes: the Changes rows, spooled and spliced in at
+// save, carry the cells the sheet always had: text in the row kind's text
+// style, compliant a boolean and non_compliant_since a date in that kind's
+// styles (empty cells keep the style), the row as tall as its tallest
+// wrapped text; and no rows stay behind in a spool file.
+func TestChangesSheetCellTypes(t *testing.T) {
+	path := tempPath(t, "changes.xlsx")
+	x, err := NewXLSX(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changeFixture(t, 120, x)
+	f, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(SheetChanges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	widths := []float64{14, 30, 12, 12, 12, 12, 20, 12}
+	for c := 9; c <= len(rows[0]); c++ {
+		col, _ := excelize.ColumnNumberToName(c)
+		w, err := f.GetColWidth(SheetChanges, col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		widths = append(widths, w)
+	}
+	kinds := map[int]rowKind{}
+	for k := range rowKinds {
+		kinds[x.st.text[k]] = k
+	}
+	var tall, bools, dates int
+	for i, r := range rows[1:] {
+		row := i + 2
+		cell := func(c int) string { name, _ := excelize.CoordinatesToCellName(c+1, row); return name }
+		style := func(c int) int {
+			s, err := f.GetCellStyle(SheetChanges, cell(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		kind, ok := kinds[style(0)]
+		if !ok {
+			t.Fatalf("row %d: change cell style %d is no text style", row, style(0))
+		}
+		lines := 1
+		for c := range len(widths) {
+			v := ""
+			if c < len(r) {
+				v = r[c]
+			}
+			switch c {
+			case 5:
+				if s := style(c); s != x.st.boolean[kind] {
+					t.Errorf("row %d compliant: style %d, want %d", row, s, x.st.boolean[kind])
+				}
+				if typ, _ := f.GetCellType(SheetChanges, cell(c)); v != "" && typ != excelize.CellTypeBool {
+					t.Errorf("row %d compliant %q: type %v, want boolean", row, v, typ)
+				} else if v != "" {
+					bools++
+				}
+			case 6:
+				if s := style(c); s != x.st.day[kind] {
+					t.Errorf("row %d non_compliant_since: style %d, want %d", row, s, x.st.day[kind])
+				}
+				if v != "" {
+					if _, err := time.Parse("2006-01-02", v); err != nil {
+						t.Errorf("row %d non_compliant_since %q is not shown as a date", row, v)
+					}
+					dates++
+				}
+			default:
+				if s := style(c); s != x.st.text[kind] {
+					t.Errorf("row %d column %d: style %d, want %d", row, c+1, s, x.st.text[kind])
+				}
+				lines = max(lines, wrappedLines(v, widths[c]))
+			}
+		}
+		h, err := f.GetRowHeight(SheetChanges, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := rowHeight(lines).Height; want > 0 && h != want || want == 0 && h > 15 {
+			t.Errorf("row %d: height %v for %d lines", row, h, lines)
+		} else if want > 0 {
+			tall++
+		}
+	}
+	if tall == 0 || bools == 0 || dates == 0 {
+		t.Errorf("the fixture has %d tall rows, %d compliant cells, %d dates: the test checks too little", tall, bools, dates)
+	}
+	if leftover, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".mfa-audit-*")); len(leftover) > 0 {
+		t.Errorf("spool files left: %v", leftover)
+	}
+}
+
 // TestHTMLSinceSectionAndTrend renders the "Since <date>" section (counts,
 // capped new gaps, oldest open gaps) and the trend's SVG, and has Chromium
 // render it.
