@@ -43,13 +43,13 @@ const xlsxDateFormat = "yyyy-mm-dd"
 // Users is streamed as results arrive: excelize's StreamWriter writes the
 // sheet's settings and header row, and the data rows go to a spool file
 // beside the output as SpreadsheetML (rowSpool, a tenth of the cost of
-// StreamWriter.SetRow), spliced in after the header row at save. The
-// Issues rows go to a spool file of their own and are streamed into their
-// sheet at Close: the sheet has to come after the last Users sheet, and
-// excelize cannot move sheets once a streamed one is flushed (MoveSheet
-// parses every sheet back and dereferences nil on a spilled one). Summary
-// and Run are written at Close, which then streams the zip straight into the
-// output file.
+// StreamWriter.SetRow, and nothing held in memory), spliced in after the
+// header row at save. The Issues (and Changes) records go to spool files of
+// their own and become rows at Close, the same way: those sheets have to
+// come after the last Users sheet, and excelize cannot move sheets once a
+// streamed one is flushed (MoveSheet parses every sheet back and
+// dereferences nil on a spilled one). Summary and Run are written at Close,
+// which then streams the zip straight into the output file.
 //
 // No cell is ever written as a formula: every text cell is a text-typed
 // cell (an inline or shared string, number format @) holding the exact
@@ -401,59 +401,76 @@ func (x *XLSX) writeIssues() error {
 		header[i] = x.header[ix]
 		widths[i] = x.widths[ix]
 	}
+	part, err := sheetPart(x.f, SheetIssues)
+	if err != nil {
+		return err
+	}
 	sw, err := x.startStream(SheetIssues, header, widths)
 	if err != nil {
 		return err
 	}
-	cellBuf := make([]excelize.Cell, len(x.issueIx))
-	row := make([]any, len(x.issueIx))
+	// The rows go to a spool file as the Users rows do, spliced in at save:
+	// through the StreamWriter the first 16 MiB of them would stay in
+	// memory until the workbook is saved.
+	rows, err := newRowSpool(filepath.Dir(x.path), x.opt.fileMode(), len(x.issueIx))
+	if err != nil {
+		return err
+	}
+	x.spools[part] = rows
 	n := 0
 	err = x.spool.each(func(rec *issueRecord) error {
 		kind := rowKind(rec.Kind)
 		if kind >= rowKinds {
 			return fmt.Errorf("issues spool: bad row kind %d", rec.Kind)
 		}
-		t := 0
+		// The text cells in the order of the sheet's text columns.
 		lines := 1
+		t := 0
 		for i, ix := range x.issueIx {
-			style := x.st.text[kind]
-			var v any
 			switch {
-			case ix == issueLine:
-				if rec.Line > 0 {
-					v = rec.Line
-				}
 			case ix == issueWhat:
-				if rec.What != "" {
-					v = rec.What
-					lines = max(lines, wrappedLines(rec.What, widths[i]))
-				}
-			case x.cols[ix].Kind == TextColumn:
+				lines = max(lines, wrappedLines(rec.What, widths[i]))
+			case ix >= 0 && x.cols[ix].Kind == TextColumn:
 				if t >= len(rec.Text) {
 					return errors.New("issues spool: short record")
 				}
-				if rec.Text[t] != "" {
-					v = rec.Text[t]
-					lines = max(lines, wrappedLines(rec.Text[t], widths[i]))
-				}
+				lines = max(lines, wrappedLines(rec.Text[t], widths[i]))
 				t++
-			case x.cols[ix].Kind == IntColumn:
-				v = rec.Attempts
-			case x.cols[ix].Kind == TimeColumn:
-				if !rec.CheckedAt.IsZero() {
-					v = rec.CheckedAt.UTC()
-				}
-				style = x.st.date[kind]
 			}
-			cellBuf[i] = excelize.Cell{StyleID: style, Value: v}
-			row[i] = &cellBuf[i]
+		}
+		if n+1 >= excelize.TotalRows {
+			return excelize.ErrMaxRows // as StreamWriter.SetRow would fail
 		}
 		n++
-		cell, err := excelize.CoordinatesToCellName(1, n+1)
-		if err != nil {
-			return err
+		rows.begin(n+1, rowHeight(lines).Height)
+		text := x.st.text[kind]
+		t = 0
+		for i, ix := range x.issueIx {
+			switch {
+			case ix == issueLine:
+				if rec.Line > 0 {
+					rows.integer(i, text, rec.Line)
+				} else {
+					rows.empty(i, text)
+				}
+			case ix == issueWhat:
+				rows.text(i, text, rec.What)
+			case x.cols[ix].Kind == TextColumn:
+				rows.text(i, text, rec.Text[t])
+				t++
+			case x.cols[ix].Kind == IntColumn:
+				rows.integer(i, text, int64(rec.Attempts))
+			case x.cols[ix].Kind == TimeColumn:
+				if rec.CheckedAt.IsZero() {
+					rows.empty(i, x.st.date[kind])
+				} else {
+					rows.time(i, x.st.date[kind], rec.CheckedAt.UTC())
+				}
+			default:
+				rows.empty(i, text)
+			}
 		}
-		return sw.SetRow(cell, row, rowHeight(lines))
+		return rows.end()
 	})
 	if err != nil {
 		return err
