@@ -16,8 +16,14 @@ type seen struct {
 	hi     []uint64 // first hash; with lo == 0 the slot is empty
 	lo     []uint32 // 32 bits of the second hash, low bit forced to 1
 	n      int
-	// onGrow, when set, learns the table's new size in bytes.
+	// onGrow, when set, learns the memory the table is about to hold
+	// (old and new table while it grows), then what it holds.
 	onGrow func(bytes int64)
+	// hint, when set, estimates the subjects the table will hold (0 or
+	// less: unknown). A growing table goes straight to the size that holds
+	// them, so a run whose source knows its length (a CSV file) never
+	// holds two large tables at once while one grows.
+	hint func() int64
 }
 
 const seenInitial = 1024
@@ -57,10 +63,19 @@ func (d *seen) insert(hi uint64, lo uint32) bool {
 	}
 }
 
-// grow rehashes into a table half as large again.
+// grow rehashes into a table half as large again, or large enough for
+// the hinted number of subjects at 80 % if that is more.
 func (d *seen) grow() {
 	oldHi, oldLo := d.hi, d.lo
 	size := len(oldHi) + len(oldHi)/2
+	if d.hint != nil {
+		if h := d.hint(); h > 0 && h < 1<<40 {
+			size = max(size, int(h+h/4)+1)
+		}
+	}
+	if d.onGrow != nil {
+		d.onGrow(int64(len(oldHi)+size) * 12)
+	}
 	d.hi, d.lo = make([]uint64, size), make([]uint32, size)
 	for i, lo := range oldLo {
 		if lo != 0 {
@@ -100,10 +115,11 @@ type dedupe struct {
 }
 
 // newDedupe returns the de-duplication of a run compared with b (nil for
-// none); onGrow, if set, learns the size of seen each time it grows.
-func newDedupe(b *Baseline, onGrow func(bytes int64)) *dedupe {
+// none); onGrow, if set, learns the memory of seen as it grows (see
+// seen.onGrow), and hint, if set, how many subjects it may hold.
+func newDedupe(b *Baseline, onGrow func(bytes int64), hint func() int64) *dedupe {
 	d := &dedupe{seen: newSeen()}
-	d.seen.onGrow = onGrow
+	d.seen.onGrow, d.seen.hint = onGrow, hint
 	if b != nil {
 		d.base = &b.t
 		d.read = make([]uint64, readBitsWords(b.t.size()))

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -40,7 +41,7 @@ func TestDedupeOverTheBaseline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDedupe(b, nil)
+	d := newDedupe(b, nil, nil)
 	steps := []struct {
 		k   Key
 		new bool
@@ -60,7 +61,7 @@ func TestDedupeOverTheBaseline(t *testing.T) {
 		t.Errorf("seen holds %d keys, want the 3 the baseline does not", d.seen.n)
 	}
 	// A second run over the same baseline starts with no subject met.
-	if !newDedupe(b, nil).add(KeyOf("user_id", "a")) {
+	if !newDedupe(b, nil, nil).add(KeyOf("user_id", "a")) {
 		t.Error("a new run found a subject met")
 	}
 }
@@ -116,5 +117,39 @@ func BenchmarkSeenAdd(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		d.add(Key{keys[i&(len(keys)-1)].IDType, keys[i&(len(keys)-1)].UserID + fmt.Sprint(i>>16)})
+	}
+}
+
+// TestSeenGrowsToHint: with a size hint the table grows once, to hold the
+// hinted subjects at 80 %, and reports the old and new tables while it
+// grows, then the new one.
+func TestSeenGrowsToHint(t *testing.T) {
+	const n = 50_000
+	s := newSeen()
+	s.hint = func() int64 { return n }
+	var sizes []int64
+	s.onGrow = func(b int64) { sizes = append(sizes, b) }
+	for i := range n {
+		if !s.add(KeyOf("user_id", fmt.Sprintf("u%06d", i))) {
+			t.Fatalf("subject %d seen twice", i)
+		}
+	}
+	want := []int64{(seenInitial + n + n/4 + 1) * 12, (n + n/4 + 1) * 12}
+	if !slices.Equal(sizes, want) {
+		t.Errorf("grew as %v, want once: %v", sizes, want)
+	}
+	for i := range n {
+		if s.add(KeyOf("user_id", fmt.Sprintf("u%06d", i))) {
+			t.Fatalf("subject %d new twice", i)
+		}
+	}
+	// A wrong hint (too small) only means growing as without one.
+	s = newSeen()
+	s.hint = func() int64 { return 10 }
+	for i := range 5000 {
+		s.add(KeyOf("user_id", fmt.Sprintf("u%06d", i)))
+	}
+	if s.n != 5000 || len(s.hi)*4 < s.n*5 {
+		t.Errorf("%d subjects in %d slots", s.n, len(s.hi))
 	}
 }

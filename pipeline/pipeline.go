@@ -41,9 +41,11 @@ type Options struct {
 	// result (SPEC 14); the summary then carries its report.
 	Exceptions ExceptionJudge
 	Progress   *Progress // optional live counters for a progress display *Progress // optional live counters for a progress display
-	// OnDedupeGrow, when set, is told the size in bytes of the
-	// de-duplication table each time it grows: the one part of a run
-	// whose memory grows with the number of subjects (12 bytes a slot).
+	// OnDedupeGrow, when set, is told the memory of the de-duplication
+	// table as it grows (the old and the new table while it grows, then
+	// the new one): the one part of a run whose memory grows with the
+	// number of subjects (12 bytes a slot). A source that knows its
+	// length (Total) has the table grow once, to that size.
 	// Subjects the Baseline holds are not in it (Baseline.Bytes counts
 	// what remembers them).
 	OnDedupeGrow func(bytes int64)
@@ -158,7 +160,10 @@ func (r *runner) askAll(ctx context.Context, src Source) {
 	defer cancel()
 	r.cancelAsk = cancel
 	st := stream.New().WithMaxGoroutines(r.opt.Window)
-	dedup := newDedupe(r.opt.Baseline, r.opt.OnDedupeGrow)
+	dedup := newDedupe(r.opt.Baseline, r.opt.OnDedupeGrow, func() int64 {
+		// This shard's share of the rows (the source counts them all).
+		return src.Total() / int64(max(r.sum.Run.Shard.Count, 1))
+	})
 	var srcErr error
 	atEOF := false
 	for !r.stopped.Load() && askCtx.Err() == nil {

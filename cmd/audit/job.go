@@ -247,16 +247,17 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	if runSrc == nil {
 		runSrc = src // the whole pool: an empty listing is a finding of the run (exit 1)
 	}
+	window := windowFor(cfg.Concurrency, cfg.Rate)
 	sum, runErr := pipeline.Run(ctx, runSrc, outs, run, pipeline.Options{
 		Client:        client,
 		Policy:        pipeline.Policy(cfg.Policy),
 		DefaultIDType: cfg.IDType,
 		MaxUnknown:    cfg.MaxUnknown,
-		Window:        windowFor(cfg.Concurrency, cfg.Rate),
+		Window:        window,
 		Prior:         prior,
 		Exceptions:    judge,
 		Progress:      prog,
-		OnDedupeGrow:  memoryBudget(changes.bytes()),
+		OnDedupeGrow:  memoryBudget(window, changes.bytes()),
 		Baseline:      changes.baseline,
 		Trend:         changes.trend,
 		Logger:        j.log,
@@ -280,25 +281,33 @@ func (j *job) execute(ctx context.Context, problems []error) int {
 	return code
 }
 
-// streamingBudget is the memory a run needs whatever its size (buffers of
-// the sources and sinks, the window of subjects in progress, the runtime),
-// measured at about 100 MB of RSS for a run of 100,000 subjects. extra is
-// memory held for the whole run beside it (the baseline's table).
-const streamingBudget = 112 << 20
+// streamingBudget is the memory the Go runtime manages for a run whatever
+// its size, beside the stacks of its window: buffers of the sources and
+// sinks, the results in progress, and the collector's headroom over them
+// (a run of 100,000 subjects keeps about 9 MB live and lets the heap reach
+// 20 MB). windowBudget is what one subject in progress adds: its
+// goroutine's stack and its result.
+const (
+	streamingBudget = 24 << 20
+	windowBudget    = 32 << 10
+)
 
-// memoryBudget sets the Go runtime's soft memory limit to streamingBudget
-// plus what the de-duplication table needs, and returns the hook that
-// raises it as the table grows. Without a limit the collector lets the heap
-// reach twice what is live, so RSS would grow twice as fast as the table.
-// A GOMEMLIMIT set by the operator wins: then it returns nil.
-func memoryBudget(extra int64) func(int64) {
+// memoryBudget sets the Go runtime's soft memory limit to what a run of
+// this window needs whatever its size (streamingBudget, windowBudget) plus
+// extra, memory held for the whole run (the baseline's table), and returns
+// the hook that adds the de-duplication table as it grows (the old and the
+// new one while it grows). The tables are counted once: without a limit
+// the collector lets the heap reach twice what is live, so RSS would grow
+// twice as fast as the tables. A GOMEMLIMIT set by the operator wins: then
+// it returns nil.
+func memoryBudget(window int, extra int64) func(int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return nil
 	}
-	debug.SetMemoryLimit(streamingBudget + extra)
+	base := streamingBudget + int64(window)*windowBudget + extra
+	debug.SetMemoryLimit(base)
 	return func(table int64) {
-		// The old and the new table live together while it grows.
-		debug.SetMemoryLimit(streamingBudget + extra + table*5/3)
+		debug.SetMemoryLimit(base + table)
 	}
 }
 
