@@ -71,18 +71,25 @@ func TestEveryFileGetsTheFileMode(t *testing.T) {
 					t.Errorf("mode %04o umask %04o: %s is %04o, want %04o", tc.mode, tc.umask, filepath.Base(p), m, tc.file)
 				}
 			}
-			sp, err := newIssueSpool(dir, opt.fileMode())
+			sp, err := newRecordSpool[issueRecord](dir, "issues", opt.fileMode())
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, err := sp.file.Stat() // unlinked at once: fstat
+			rows, err := newRowSpool(dir, opt.fileMode(), 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m := st.Mode().Perm(); m != tc.file {
-				t.Errorf("spool %04o, want %04o", m, tc.file)
+			for name, f := range map[string]*os.File{"record spool": sp.file, "row spool": rows.file} {
+				st, err := f.Stat() // unlinked at once: fstat
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m := st.Mode().Perm(); m != tc.file {
+					t.Errorf("%s %04o, want %04o", name, m, tc.file)
+				}
 			}
 			sp.remove()
+			rows.remove()
 		})
 	}
 }

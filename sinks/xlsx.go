@@ -67,10 +67,10 @@ type XLSX struct {
 	cols    []Column // RunColumns of the run
 	header  []any
 	widths  []float64
-	text    []string     // RunRow buffer
-	issueIx []int        // columns of cols shown on the Issues sheet, issueLine / issueWhat for those of its own
-	spool   *issueSpool  // the Issues rows until Close
-	changes *xlsxChanges // the Changes rows until Close
+	text    []string                  // RunRow buffer
+	issueIx []int                     // columns of cols shown on the Issues sheet, issueLine / issueWhat for those of its own
+	spool   *recordSpool[issueRecord] // the Issues rows until Close
+	changes *xlsxChanges              // the Changes rows until Close
 
 	users      *excelize.StreamWriter // the current Users sheet: settings and header row
 	rows       *rowSpool              // its data rows
@@ -166,11 +166,11 @@ func (x *XLSX) open() error {
 	}
 
 	x.usersSheet, x.usersName = 1, SheetUsers
-	if x.users, err = x.startUsers(); err != nil {
+	if err := x.startUsers(); err != nil {
 		return err
 	}
 	x.changes = newXLSXChanges(filepath.Dir(x.path), x.cols, x.opt.fileMode())
-	x.spool, err = newIssueSpool(filepath.Dir(x.path), x.opt.fileMode())
+	x.spool, err = newRecordSpool[issueRecord](filepath.Dir(x.path), "issues", x.opt.fileMode())
 	return err
 }
 
@@ -256,21 +256,30 @@ func (x *XLSX) startStream(sheet string, header []any, widths []float64) (*excel
 	return sw, nil
 }
 
-// startUsers starts the Users sheet x.usersName and the spool of its rows.
-func (x *XLSX) startUsers() (*excelize.StreamWriter, error) {
-	part, err := sheetPart(x.f, x.usersName)
+// startList starts a list sheet: its settings and header row through a
+// stream writer (startStream), its data rows in a rowSpool that save
+// splices in after the header row.
+func (x *XLSX) startList(sheet string, header []any, widths []float64) (*excelize.StreamWriter, *rowSpool, error) {
+	part, err := sheetPart(x.f, sheet)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	sw, err := x.startStream(x.usersName, x.header, x.widths)
+	sw, err := x.startStream(sheet, header, widths)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if x.rows, err = newRowSpool(filepath.Dir(x.path), x.opt.fileMode(), len(x.cols)); err != nil {
-		return nil, err
+	rows, err := newRowSpool(filepath.Dir(x.path), x.opt.fileMode(), len(header))
+	if err != nil {
+		return nil, nil, err
 	}
-	x.spools[part] = x.rows
-	return sw, nil
+	x.spools[part] = rows
+	return sw, rows, nil
+}
+
+// startUsers starts the Users sheet x.usersName.
+func (x *XLSX) startUsers() (err error) {
+	x.users, x.rows, err = x.startList(x.usersName, x.header, x.widths)
+	return err
 }
 
 // finishStream adds the auto-filter over the header and data rows and ends
@@ -321,7 +330,9 @@ func (x *XLSX) write(r *pipeline.Result) error {
 	}
 	x.usersRows++
 	rows := x.rows
-	rows.begin(x.usersRows+1, rowHeight(lines).Height)
+	if err := rows.begin(x.usersRows+1, rowHeight(lines).Height); err != nil {
+		return err
+	}
 	text := x.st.text[kind]
 	for i, c := range x.cols {
 		switch c.Kind {
@@ -343,17 +354,9 @@ func (x *XLSX) write(r *pipeline.Result) error {
 				rows.empty(i, text)
 			}
 		case TimeColumn:
-			if r.CheckedAt.IsZero() {
-				rows.empty(i, x.st.date[kind])
-			} else {
-				rows.time(i, x.st.date[kind], r.CheckedAt.UTC())
-			}
+			rows.time(i, x.st.date[kind], r.CheckedAt.UTC())
 		case DateColumn:
-			if r.NonCompliantSince.IsZero() {
-				rows.empty(i, x.st.day[kind])
-			} else {
-				rows.time(i, x.st.day[kind], r.NonCompliantSince.UTC())
-			}
+			rows.time(i, x.st.day[kind], r.NonCompliantSince.UTC())
 		default:
 			rows.empty(i, text)
 		}
@@ -401,22 +404,10 @@ func (x *XLSX) writeIssues() error {
 		header[i] = x.header[ix]
 		widths[i] = x.widths[ix]
 	}
-	part, err := sheetPart(x.f, SheetIssues)
+	sw, rows, err := x.startList(SheetIssues, header, widths)
 	if err != nil {
 		return err
 	}
-	sw, err := x.startStream(SheetIssues, header, widths)
-	if err != nil {
-		return err
-	}
-	// The rows go to a spool file as the Users rows do, spliced in at save:
-	// through the StreamWriter the first 16 MiB of them would stay in
-	// memory until the workbook is saved.
-	rows, err := newRowSpool(filepath.Dir(x.path), x.opt.fileMode(), len(x.issueIx))
-	if err != nil {
-		return err
-	}
-	x.spools[part] = rows
 	n := 0
 	err = x.spool.each(func(rec *issueRecord) error {
 		kind := rowKind(rec.Kind)
@@ -438,11 +429,10 @@ func (x *XLSX) writeIssues() error {
 				t++
 			}
 		}
-		if n+1 >= excelize.TotalRows {
-			return excelize.ErrMaxRows // as StreamWriter.SetRow would fail
-		}
 		n++
-		rows.begin(n+1, rowHeight(lines).Height)
+		if err := rows.begin(n+1, rowHeight(lines).Height); err != nil {
+			return err
+		}
 		text := x.st.text[kind]
 		t = 0
 		for i, ix := range x.issueIx {
@@ -461,11 +451,7 @@ func (x *XLSX) writeIssues() error {
 			case x.cols[ix].Kind == IntColumn:
 				rows.integer(i, text, int64(rec.Attempts))
 			case x.cols[ix].Kind == TimeColumn:
-				if rec.CheckedAt.IsZero() {
-					rows.empty(i, x.st.date[kind])
-				} else {
-					rows.time(i, x.st.date[kind], rec.CheckedAt.UTC())
-				}
+				rows.time(i, x.st.date[kind], rec.CheckedAt.UTC())
 			default:
 				rows.empty(i, text)
 			}
@@ -496,9 +482,7 @@ func (x *XLSX) rollOver() error {
 		return err
 	}
 	x.usersRows = 0
-	var err error
-	x.users, err = x.startUsers()
-	return err
+	return x.startUsers()
 }
 
 // Close ends the streamed sheets, writes Summary and Run from s, and saves

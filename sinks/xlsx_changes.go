@@ -1,13 +1,9 @@
 package sinks
 
 import (
-	"bufio"
 	"context"
-	"encoding/gob"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -127,22 +123,10 @@ func (x *XLSX) writeChanges(ctx context.Context, s *pipeline.Summary) error {
 	for i, h := range header {
 		hcells[i] = excelize.Cell{StyleID: x.st.header, Value: h}
 	}
-	part, err := sheetPart(x.f, SheetChanges)
+	sw, rows, err := x.startList(SheetChanges, hcells, widths)
 	if err != nil {
 		return err
 	}
-	sw, err := x.startStream(SheetChanges, hcells, widths)
-	if err != nil {
-		return err
-	}
-	// The rows go to a spool file as the Users rows do, spliced in at save
-	// (and removed by Close): through the StreamWriter the first 16 MiB of
-	// them would stay in memory until the workbook is saved.
-	rows, err := newRowSpool(filepath.Dir(x.path), x.opt.fileMode(), len(header))
-	if err != nil {
-		return err
-	}
-	x.spools[part] = rows
 	n := 0
 	put := func(rec *changeRecord) error {
 		kind := rowKind(rec.Kind)
@@ -161,11 +145,10 @@ func (x *XLSX) writeChanges(ctx context.Context, s *pipeline.Summary) error {
 		for i, v := range tail {
 			lines = max(lines, wrappedLines(v, widths[7+i]))
 		}
-		if n+1 >= excelize.TotalRows {
-			return excelize.ErrMaxRows // as StreamWriter.SetRow would fail
-		}
 		n++
-		rows.begin(n+1, rowHeight(lines).Height)
+		if err := rows.begin(n+1, rowHeight(lines).Height); err != nil {
+			return err
+		}
 		for i, v := range lead {
 			rows.text(i, text, v)
 		}
@@ -174,11 +157,7 @@ func (x *XLSX) writeChanges(ctx context.Context, s *pipeline.Summary) error {
 		} else {
 			rows.boolean(5, x.st.boolean[kind], rec.Compliant == 2)
 		}
-		if rec.Since.IsZero() {
-			rows.empty(6, x.st.day[kind])
-		} else {
-			rows.time(6, x.st.day[kind], rec.Since.UTC())
-		}
+		rows.time(6, x.st.day[kind], rec.Since.UTC())
 		for i, v := range tail {
 			rows.text(7+i, text, v)
 		}
@@ -265,61 +244,4 @@ func ChangeMeaning(c pipeline.Change) string {
 		return "same standing as then"
 	}
 	return ""
-}
-
-// recordSpool keeps records of type T in a temporary file (gob) until they
-// are read back in order.
-type recordSpool[T any] struct {
-	file *os.File
-	buf  *bufio.Writer
-	enc  *gob.Encoder
-	n    int
-}
-
-func newRecordSpool[T any](dir, name string, mode os.FileMode) (*recordSpool[T], error) {
-	f, err := createTemp(dir, ".mfa-audit-"+name+"-*", mode)
-	if err != nil {
-		return nil, err
-	}
-	// Used only through f: unlinked at once, so a process killed outright
-	// leaves no spool behind.
-	os.Remove(f.Name())
-	s := &recordSpool[T]{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
-	s.enc = gob.NewEncoder(s.buf)
-	return s, nil
-}
-
-func (s *recordSpool[T]) add(rec *T) error {
-	s.n++
-	return s.enc.Encode(rec)
-}
-
-// each calls fn for every record, in order.
-func (s *recordSpool[T]) each(fn func(*T) error) error {
-	if err := s.buf.Flush(); err != nil {
-		return err
-	}
-	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	dec := gob.NewDecoder(bufio.NewReaderSize(s.file, 64<<10))
-	for range s.n {
-		var rec T
-		if err := dec.Decode(&rec); err != nil {
-			return fmt.Errorf("reading the spool: %w", err)
-		}
-		if err := fn(&rec); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// remove closes and deletes the spool file; nil-safe.
-func (s *recordSpool[T]) remove() {
-	if s == nil || s.file == nil {
-		return
-	}
-	s.file.Close()
-	s.file = nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -17,9 +16,10 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// rowSpool holds the data rows of one list sheet (Users) as SpreadsheetML
-// in a temporary file, until save splices them into the sheet's part after
-// the header row that excelize's StreamWriter wrote (splicingZip).
+// rowSpool holds the data rows of one list sheet (Users, Issues, Changes)
+// as SpreadsheetML in a temporary file, until save splices them into the
+// sheet's part after the header row that excelize's StreamWriter wrote
+// (splicingZip; XLSX.startList makes both).
 //
 // The XML is what StreamWriter.SetRow writes for the same cells, byte for
 // byte (TestRowSpoolMatchesExcelize): inline-string text cells, booleans,
@@ -28,13 +28,13 @@ import (
 // row number to precomputed column letters, text escaped in one pass. It was
 // a tenth of the job's CPU per subject through excelize (README, speed).
 //
-// A write error sticks: later calls do nothing and err reports it.
+// A write error sticks: end and rewind report it, and no later row
+// reaches the file.
 type rowSpool struct {
 	file    *os.File
 	buf     []byte   // rows not yet written to file
 	letters []string // column letters, A, B, ...
 	row     []byte   // decimal number of the open row
-	rows    int      // rows written
 	err     error
 }
 
@@ -46,7 +46,7 @@ func newRowSpool(dir string, mode os.FileMode, ncols int) (*rowSpool, error) {
 	if err != nil {
 		return nil, err
 	}
-	os.Remove(f.Name()) // used only through f, as issueSpool
+	os.Remove(f.Name()) // used only through f, as recordSpool
 	s := &rowSpool{file: f, buf: make([]byte, 0, spoolFlushAt+8<<10), letters: make([]string, ncols)}
 	for i := range s.letters {
 		if s.letters[i], err = excelize.ColumnNumberToName(i + 1); err != nil {
@@ -58,8 +58,12 @@ func newRowSpool(dir string, mode os.FileMode, ncols int) (*rowSpool, error) {
 }
 
 // begin opens row number row (1 is the header) with a height in points, 0
-// for the default.
-func (s *rowSpool) begin(row int, height float64) {
+// for the default. Past Excel's last row it fails as StreamWriter.SetRow
+// does, with excelize.ErrMaxRows.
+func (s *rowSpool) begin(row int, height float64) error {
+	if row > excelize.TotalRows {
+		return excelize.ErrMaxRows
+	}
 	s.row = strconv.AppendInt(s.row[:0], int64(row), 10)
 	s.buf = append(s.buf, `<row r="`...)
 	s.buf = append(s.buf, s.row...)
@@ -70,12 +74,12 @@ func (s *rowSpool) begin(row int, height float64) {
 		s.buf = append(s.buf, `" customHeight="1"`...)
 	}
 	s.buf = append(s.buf, '>')
+	return nil
 }
 
 // end closes the open row.
 func (s *rowSpool) end() error {
 	s.buf = append(s.buf, `</row>`...)
-	s.rows++
 	if len(s.buf) >= spoolFlushAt {
 		s.flush()
 	}
@@ -133,8 +137,13 @@ func (s *rowSpool) integer(col, style int, n int64) {
 }
 
 // time writes t as Excel's serial date-time, as excelize does for a
-// time.Time: its wall clock in its own zone.
+// time.Time: its wall clock in its own zone. The zero time is an empty
+// cell.
 func (s *rowSpool) time(col, style int, t time.Time) {
+	if t.IsZero() {
+		s.empty(col, style)
+		return
+	}
 	_, offset := t.Zone()
 	t = t.Add(time.Duration(offset) * time.Second)
 	serial, ok := excelSerial(t)
@@ -321,7 +330,7 @@ func excelSerial(t time.Time) (float64, bool) {
 	if t.After(excelLeapBugEnd) {
 		result++
 	}
-	if result <= 0 || math.IsNaN(result) {
+	if result <= 0 {
 		return 0, false
 	}
 	return result, true

@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"archive/zip"
+	"errors"
 	"io"
 	"path/filepath"
 	"regexp"
@@ -74,7 +75,9 @@ func rowsViaExcelize(t *testing.T, rows []spoolRow) string {
 			case 'i':
 				v = c.n
 			case 'd':
-				v = c.t
+				if !c.t.IsZero() { // the sinks leave a zero time empty
+					v = c.t
+				}
 			}
 			vals[j] = &excelize.Cell{StyleID: c.style, Value: v}
 		}
@@ -137,7 +140,9 @@ func rowsViaSpool(t *testing.T, rows []spoolRow) string {
 	}
 	defer s.remove()
 	for i, r := range rows {
-		s.begin(i+2, r.height)
+		if err := s.begin(i+2, r.height); err != nil {
+			t.Fatal(err)
+		}
 		for j, c := range r.cells {
 			switch c.kind {
 			case 't':
@@ -198,6 +203,7 @@ func TestRowSpoolMatchesExcelize(t *testing.T) {
 		time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(2250, 6, 1, 12, 0, 0, 0, time.UTC), // past excelize's longest step
 		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		{}, // no time: an empty cell
 	}
 	for i, tm := range times {
 		rows = append(rows, spoolRow{cells: []spoolCell{
@@ -279,5 +285,25 @@ func TestXLSXKeepsEscapeLikeText(t *testing.T) {
 		if got := rows[i+1][col]; got != want {
 			t.Errorf("Users row %d: %s %q, want %q", i+2, attr, got, want)
 		}
+	}
+}
+
+// TestRowSpoolRowLimit: past Excel's last row a row fails as excelize's
+// StreamWriter fails it.
+func TestRowSpoolRowLimit(t *testing.T) {
+	s, err := newRowSpool(t.TempDir(), 0o600, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.remove()
+	if err := s.begin(excelize.TotalRows, 0); err != nil {
+		t.Fatalf("last row: %v", err)
+	}
+	s.text(0, 0, "x")
+	if err := s.end(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.begin(excelize.TotalRows+1, 0); !errors.Is(err, excelize.ErrMaxRows) {
+		t.Fatalf("row past the limit: %v, want %v", err, excelize.ErrMaxRows)
 	}
 }

@@ -21,37 +21,35 @@ type issueRecord struct {
 	What      string // what happened, in words (issueWords)
 }
 
-// issueSpool keeps the Issues rows in a temporary file until Close.
-type issueSpool struct {
+// recordSpool keeps records of type T in a temporary file (gob) until they
+// are read back in order.
+type recordSpool[T any] struct {
 	file *os.File
 	buf  *bufio.Writer
 	enc  *gob.Encoder
 	n    int
 }
 
-func newIssueSpool(dir string, mode os.FileMode) (*issueSpool, error) {
-	f, err := createTemp(dir, ".mfa-audit-issues-*", mode)
+func newRecordSpool[T any](dir, name string, mode os.FileMode) (*recordSpool[T], error) {
+	f, err := createTemp(dir, ".mfa-audit-"+name+"-*", mode)
 	if err != nil {
 		return nil, err
 	}
 	// Used only through f: unlinked at once, so a process killed outright
-	// leaves no spool behind (where the system allows removing an open file).
+	// leaves no spool behind.
 	os.Remove(f.Name())
-	s := &issueSpool{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
+	s := &recordSpool[T]{file: f, buf: bufio.NewWriterSize(f, 64<<10)}
 	s.enc = gob.NewEncoder(s.buf)
 	return s, nil
 }
 
-func (s *issueSpool) add(rec *issueRecord) error {
+func (s *recordSpool[T]) add(rec *T) error {
 	s.n++
 	return s.enc.Encode(rec)
 }
 
-// each calls fn for every spooled record, in order.
-func (s *issueSpool) each(fn func(*issueRecord) error) error {
-	if s.n == 0 {
-		return nil
-	}
+// each calls fn for every record, in order.
+func (s *recordSpool[T]) each(fn func(*T) error) error {
 	if err := s.buf.Flush(); err != nil {
 		return err
 	}
@@ -60,9 +58,9 @@ func (s *issueSpool) each(fn func(*issueRecord) error) error {
 	}
 	dec := gob.NewDecoder(bufio.NewReaderSize(s.file, 64<<10))
 	for range s.n {
-		var rec issueRecord
+		var rec T
 		if err := dec.Decode(&rec); err != nil {
-			return fmt.Errorf("reading the issues spool: %w", err)
+			return fmt.Errorf("reading the spool: %w", err)
 		}
 		if err := fn(&rec); err != nil {
 			return err
@@ -72,7 +70,7 @@ func (s *issueSpool) each(fn func(*issueRecord) error) error {
 }
 
 // remove closes and deletes the spool file; nil-safe.
-func (s *issueSpool) remove() {
+func (s *recordSpool[T]) remove() {
 	if s == nil || s.file == nil {
 		return
 	}

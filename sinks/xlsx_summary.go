@@ -161,13 +161,7 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 		Dimension: excelize.ChartDimension{Width: 600, Height: 380},
 		PlotArea:  excelize.ChartPlotArea{ShowVal: true, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "0.0%"}},
 		XAxis:     excelize.ChartAxis{ReverseOrder: true, Font: excelize.Font{Color: "404040", Size: 9}},
-		YAxis: excelize.ChartAxis{
-			Font:           excelize.Font{Color: "404040", Size: 9},
-			MajorGridLines: true,
-			Minimum:        ptr(0.0),
-			Maximum:        ptr(1.0),
-			NumFmt:         excelize.ChartNumFmt{CustomNumFmt: "0%"},
-		},
+		YAxis:     shareAxis(),
 	}); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
@@ -175,6 +169,18 @@ func writeSummarySheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary, ma
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// shareAxis is the value axis of the workbook's charts of shares: 0 to
+// 100 %, with grid lines.
+func shareAxis() excelize.ChartAxis {
+	return excelize.ChartAxis{
+		Font:           excelize.Font{Color: "404040", Size: 9},
+		MajorGridLines: true,
+		Minimum:        ptr(0.0),
+		Maximum:        ptr(1.0),
+		NumFmt:         excelize.ChartNumFmt{CustomNumFmt: "0%"},
+	}
+}
 
 // shareCell is a share for a cell formatted 0.0%: the shown value
 // (pipeline.Share.Fraction), or "n/a" when there is nothing to divide by,

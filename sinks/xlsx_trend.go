@@ -65,13 +65,7 @@ func writeTrendSheet(f *excelize.File, st *xlsxStyles, s *pipeline.Summary) erro
 		Legend:    excelize.ChartLegend{Position: "bottom"},
 		Dimension: excelize.ChartDimension{Width: 640, Height: 360},
 		XAxis:     excelize.ChartAxis{Font: excelize.Font{Color: "404040", Size: 9}, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "yyyy-mm-dd"}},
-		YAxis: excelize.ChartAxis{
-			Font:           excelize.Font{Color: "404040", Size: 9},
-			MajorGridLines: true,
-			Minimum:        ptr(0.0),
-			Maximum:        ptr(1.0),
-			NumFmt:         excelize.ChartNumFmt{CustomNumFmt: "0%"},
-		},
+		YAxis:     shareAxis(),
 	}); err != nil {
 		return fmt.Errorf("chart: %w", err)
 	}
