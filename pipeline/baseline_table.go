@@ -3,7 +3,6 @@ package pipeline
 import (
 	"hash/maphash"
 	"math"
-	"math/bits"
 )
 
 // baselineTable maps subject keys to packed states: open addressing with
@@ -67,19 +66,7 @@ func (t *baselineTable) hash(k Key) slotHash {
 
 // slot returns where h is or would go.
 func (t *baselineTable) slot(h slotHash) (uint64, bool) {
-	size := uint64(len(t.hi))
-	i, _ := bits.Mul64(h.hi, size)
-	for {
-		switch {
-		case t.lo[i] == 0:
-			return i, false
-		case t.hi[i] == h.hi && t.lo[i] == h.lo:
-			return i, true
-		}
-		if i++; i == size {
-			i = 0
-		}
-	}
+	return probe(t.hi, t.lo, h.hi, h.lo)
 }
 
 // find returns the slot of k. It only reads the keys' hashes.

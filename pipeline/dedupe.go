@@ -47,15 +47,26 @@ func (d *seen) add(k Key) bool {
 
 // insert puts (hi, lo) in its slot and reports whether it was absent.
 func (d *seen) insert(hi uint64, lo uint32) bool {
-	size := uint64(len(d.hi))
+	i, found := probe(d.hi, d.lo, hi, lo)
+	if !found {
+		d.hi[i], d.lo[i] = hi, lo
+	}
+	return !found
+}
+
+// probe finds (hi, lo) in a linear-probing table of 96-bit hashes (his,
+// los; a slot with lo 0 is empty, so lo has its low bit set): its slot, or
+// the empty slot where it would go. The table must have an empty slot. The
+// de-duplication and the baseline tables share it.
+func probe(his []uint64, los []uint32, hi uint64, lo uint32) (uint64, bool) {
+	size := uint64(len(his))
 	i, _ := bits.Mul64(hi, size) // hi mapped onto [0, size) without a modulo
 	for {
 		switch {
-		case d.lo[i] == 0:
-			d.hi[i], d.lo[i] = hi, lo
-			return true
-		case d.hi[i] == hi && d.lo[i] == lo:
-			return false
+		case los[i] == 0:
+			return i, false
+		case his[i] == hi && los[i] == lo:
+			return i, true
 		}
 		if i++; i == size {
 			i = 0
