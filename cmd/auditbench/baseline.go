@@ -30,9 +30,7 @@ func (b *bench) baseline(ctx context.Context) error {
 			}
 			out := filepath.Join(b.dir, fmt.Sprintf("diff-%d", n))
 			b.progress("baseline: N=%d, the run compared with it", n)
-			r, err := b.runAudit(ctx, fake, time.Duration(n/500)*time.Second,
-				"AUDIT_SOURCE="+csv, "AUDIT_OUTPUT="+out+".xlsx,"+out+".html,"+out+".jsonl",
-				"AUDIT_BASELINE="+base, "AUDIT_CONCURRENCY="+strconv.Itoa(c))
+			r, err := b.runReports(ctx, fake, csv, n, out, c, "AUDIT_BASELINE="+base)
 			if err != nil {
 				return err
 			}

@@ -155,6 +155,17 @@ func (b *bench) runAudit(ctx context.Context, fake *fakeAPI, expect time.Duratio
 	return r, nil
 }
 
+// runReports is the benchmark's standard run: n subjects of csv at
+// concurrency c, zero latency, to out.xlsx, out.html and out.jsonl; vars as
+// for runAudit.
+func (b *bench) runReports(ctx context.Context, fake *fakeAPI, csv string, n int, out string, c int, vars ...string) (*auditRun, error) {
+	return b.runAudit(ctx, fake, time.Duration(n/500)*time.Second, append([]string{
+		"AUDIT_SOURCE=" + csv,
+		"AUDIT_OUTPUT=" + out + ".xlsx," + out + ".html," + out + ".jsonl",
+		"AUDIT_CONCURRENCY=" + strconv.Itoa(c),
+	}, vars...)...)
+}
+
 func num(v any) float64 {
 	f, _ := v.(float64)
 	return f
@@ -216,10 +227,7 @@ func (b *bench) overhead(ctx context.Context) error {
 			b.progress("overhead: audit run %d, %d subjects, C=%d, XLSX+HTML+JSONL (load average %s)", len(runs)+1, n, c, loadAvg())
 			out := filepath.Join(b.dir, fmt.Sprintf("overhead-%d", len(runs)+1))
 			f0 := fake.CPU()
-			r, err := b.runAudit(ctx, fake, time.Duration(n/500)*time.Second,
-				"AUDIT_SOURCE="+csv,
-				"AUDIT_OUTPUT="+out+".xlsx,"+out+".html,"+out+".jsonl",
-				"AUDIT_CONCURRENCY="+strconv.Itoa(c))
+			r, err := b.runReports(ctx, fake, csv, n, out, c)
 			if err != nil {
 				return err
 			}
@@ -419,10 +427,7 @@ func (b *bench) memory(ctx context.Context) error {
 		err = b.withFake(ctx, "", func(fake *fakeAPI) error {
 			b.progress("memory: N=%d C=%d, XLSX+HTML+JSONL", n, c)
 			out := filepath.Join(b.dir, fmt.Sprintf("memory-%d", n))
-			r, err := b.runAudit(ctx, fake, time.Duration(n/500)*time.Second,
-				"AUDIT_SOURCE="+csv,
-				"AUDIT_OUTPUT="+out+".xlsx,"+out+".html,"+out+".jsonl",
-				"AUDIT_CONCURRENCY="+strconv.Itoa(c))
+			r, err := b.runReports(ctx, fake, csv, n, out, c)
 			if err != nil {
 				return err
 			}
